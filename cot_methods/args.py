@@ -1,0 +1,72 @@
+"""Typed, validated model_args: every method constant is a named field with a default.
+
+`parse_method_args` pops a dataclass's fields out of lm-eval's model_args (strings or
+already-typed values), coerces them to the field's type and runs its `validate()`. A bad
+value is one CotbenchError naming the argument, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from cotbench.errors import CotbenchError
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _coerce(method: str, name: str, value, annotation):
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or (origin is not None and type(None) in args):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        annotation = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in _TRUE | _FALSE:
+            return str(value).lower() in _TRUE
+        raise CotbenchError(f"{method}: {name}={value!r} is not a boolean (expected true or false)")
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            raise CotbenchError(f"{method}: {name}={value!r} is not a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise CotbenchError(f"{method}: {name}={value!r} is not a number") from None
+        if annotation is int:
+            if number != int(number):
+                raise CotbenchError(f"{method}: {name}={value!r} is not an integer")
+            return int(number)
+        return number
+    if origin is tuple:  # a "|"-separated list on the command line
+        if isinstance(value, (list, tuple)):
+            return tuple(str(v) for v in value)
+        return tuple(part for part in str(value).split("|"))
+    return str(value) if annotation is str else value
+
+
+def parse_method_args(cls, kwargs: dict, method: str):
+    """Instantiate dataclass `cls` from the matching keys of `kwargs` (which are removed)."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in kwargs:
+            values[f.name] = _coerce(method, f.name, kwargs.pop(f.name), hints[f.name])
+    instance = cls(**values)
+    if hasattr(instance, "validate"):
+        instance.validate(method)
+    return instance
+
+
+def require(condition: bool, method: str, name: str, value, expected: str) -> None:
+    if not condition:
+        raise CotbenchError(f"{method}: {name}={value!r} is invalid (expected {expected})")
+
+
+def unescape(text: str) -> str:
+    """Command-line friendly escapes in probe / close texts: \\n and \\t."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")

@@ -1,0 +1,182 @@
+"""The adapter base: lm-eval's HF model class with generation routed through the thinking loop.
+
+Loading, tokenisation, devices and batching come from lm-eval's `HFLM`; `generate_until`
+is ours, so every method (a `ThinkingPolicy`) decodes through the same `ThinkingEngine` and
+every generation comes back with exact token accounting (`GenerationText.cotbench`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from dataclasses import asdict, dataclass
+
+from lm_eval.models.huggingface import HFLM
+from tqdm import tqdm
+
+from cotbench.cot_methods.args import parse_method_args, require, unescape
+from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+from cotbench.cot_methods.model_loading import resolve_pretrained
+from cotbench.cot_methods.policy import ThinkingPolicy
+from cotbench.cot_methods.record import GenerationText
+from cotbench.errors import CotbenchError
+
+DEFAULT_MODEL = "smollm2-135m"
+# from_pretrained options users commonly pass through model_args besides HFLM's own.
+_PASS_THROUGH = {"attn_implementation", "low_cpu_mem_usage", "device_map", "torch_dtype"}
+_HFLM_ARGS = set(inspect.signature(HFLM.__init__).parameters) - {"self", "kwargs"}
+_GEN_KWARGS = {"until", "max_gen_toks", "do_sample", "temperature", "top_p", "seed", "max_new_tokens"}
+
+
+@dataclass
+class EngineArgs:
+    """Arguments every cotbench adapter takes (besides HFLM's own)."""
+
+    think_end: str = "</think>"  # the model's end-of-thinking marker
+    close_text: str = "\\n</think>\\n\\n"  # appended when a method cuts thinking (\n escapes allowed)
+    answer_budget: int | None = None  # max answer tokens after a cut; None: the rest of max_gen_toks
+    entropy_unit: str = "nats"  # nats | bits
+    seed: int = 1234  # sampling seed (each request gets seed + its index)
+    chat_template: bool = True  # apply the model's chat template if lm-eval did not
+
+    def validate(self, method: str) -> None:
+        require(bool(self.think_end), method, "think_end", self.think_end, "a non-empty marker such as </think>")
+        require(self.entropy_unit in ("nats", "bits"), method, "entropy_unit", self.entropy_unit, "nats or bits")
+        require(self.answer_budget is None or self.answer_budget > 0, method, "answer_budget", self.answer_budget, "a positive integer")
+
+
+class CotbenchLM(HFLM):
+    """Base of every `cotbench-<method>` adapter. Subclasses set `method_name`,
+    `MethodArgs` (a dataclass of the method's constants) and `make_policy`."""
+
+    method_name = "vanilla"
+    MethodArgs = None
+
+    def __init__(self, pretrained: str = DEFAULT_MODEL, gguf_file: str | None = None, **kwargs):
+        method = f"cotbench-{self.method_name}"
+        self.engine_args = parse_method_args(EngineArgs, kwargs, method)
+        self.method_args = parse_method_args(self.MethodArgs, kwargs, method) if self.MethodArgs else None
+        unknown = sorted(set(kwargs) - _HFLM_ARGS - _PASS_THROUGH)
+        if unknown:
+            allowed = sorted(set(asdict(self.engine_args)) | set(asdict(self.method_args) if self.method_args else ()))
+            raise CotbenchError(
+                f"{method}: unknown model_arg {unknown[0]!r} (method arguments: {', '.join(allowed)}; "
+                "or any argument of lm-eval's hf model)"
+            )
+        kwargs.setdefault("device", None)
+        self.cotbench_pretrained = pretrained
+        super().__init__(pretrained=resolve_pretrained(pretrained, gguf_file), **kwargs)
+        self.thinking_engine = ThinkingEngine(self.model, self.tokenizer)
+        self.policy = self.make_policy()
+        self._chat_template_applied_by_lm_eval = False
+        template = getattr(self.tokenizer, "chat_template", None) or ""
+        # Whether this model thinks at all: its template knows the end-of-thinking marker.
+        self.model_thinks = self.engine_args.think_end in template
+
+    # -- what a method provides -------------------------------------------------------
+    def make_policy(self) -> ThinkingPolicy:
+        return ThinkingPolicy()
+
+    def describe(self) -> dict:
+        """Adapter and arguments, recorded with every generation."""
+        return {
+            "method": self.method_name,
+            "method_args": asdict(self.method_args) if self.method_args else {},
+            "engine_args": asdict(self.engine_args),
+            "pretrained": self.cotbench_pretrained,
+        }
+
+    # -- lm-eval hooks ------------------------------------------------------------------
+    def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
+        self._chat_template_applied_by_lm_eval = True
+        return super().apply_chat_template(chat_history, add_generation_prompt)
+
+    def _prompt_text(self, context: str) -> str:
+        if self._chat_template_applied_by_lm_eval or not self.engine_args.chat_template:
+            return context
+        if not getattr(self.tokenizer, "chat_template", None):
+            return context
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": context}], tokenize=False, add_generation_prompt=True
+        )
+
+    def _settings(self, gen_kwargs: dict) -> DecodeSettings:
+        method = f"cotbench-{self.method_name}"
+        unknown = sorted(set(gen_kwargs) - _GEN_KWARGS)
+        if unknown:
+            raise CotbenchError(f"{method}: unsupported generation kwarg {unknown[0]!r} (expected some of {', '.join(sorted(_GEN_KWARGS))})")
+        until = gen_kwargs.get("until") or []
+        if isinstance(until, str):
+            until = [until]
+        max_new = int(gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens", self.max_gen_toks)))
+        require(max_new > 0, method, "max_gen_toks", max_new, "a positive integer")
+        temperature = float(gen_kwargs.get("temperature", 0.0))
+        do_sample = bool(gen_kwargs.get("do_sample", temperature > 0)) and temperature > 0
+        eos = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
+        generation_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        if generation_eos is not None:
+            eos |= set(generation_eos if isinstance(generation_eos, list) else [generation_eos])
+        return DecodeSettings(
+            max_new_tokens=max_new,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=float(gen_kwargs.get("top_p", 1.0)),
+            seed=int(gen_kwargs.get("seed", self.engine_args.seed)),
+            stop_strings=tuple(until),
+            eos_token_ids=frozenset(eos),
+            think_end=self.engine_args.think_end,
+            close_text=unescape(self.engine_args.close_text),
+            answer_budget=self.engine_args.answer_budget,
+            entropy_unit=self.engine_args.entropy_unit,
+        )
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        outputs: list[str | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(i)
+        batch_size = max(1, int(self.batch_size) if str(self.batch_size).isdigit() else 1)
+        progress = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
+        for key, indices in groups.items():
+            settings = self._settings(requests[indices[0]].args[1])
+            prompts = {i: self.tok_encode(self._prompt_text(requests[i].args[0])) for i in indices}
+            order = sorted(indices, key=lambda i: -len(prompts[i]))  # similar lengths share a batch
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                began = time.perf_counter()
+                results = self.thinking_engine.run([prompts[i] for i in batch], settings, self.policy, row_seeds=batch)
+                wall = time.perf_counter() - began
+                for i, result in zip(batch, results):
+                    text = self._to_text(result, settings, wall, len(batch))
+                    outputs[i] = text
+                    self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                progress.update(len(batch))
+        progress.close()
+        return outputs
+
+    def _to_text(self, result, settings: DecodeSettings, wall_s: float, batch_rows: int) -> GenerationText:
+        text = self.thinking_engine.decode(result.token_ids)
+        for stop in settings.stop_strings:
+            if stop and stop in text:
+                text = text.split(stop)[0]
+        closed = result.closed_by is not None
+        thinking = result.kinds.count("thinking") if (closed or self.model_thinks) else 0
+        total = len(result.token_ids)
+        record = {
+            "thinking_tokens": thinking,
+            "answer_tokens": total - thinking,
+            "probe_tokens": result.probe_tokens,
+            "total_tokens": total,
+            "truncated": result.finish_reason == "length",
+            "finish_reason": result.finish_reason,
+            "think_end": settings.think_end,
+            "closed_by": result.closed_by,
+            "cut_position": result.cut_position,
+            "cut_reason": result.cut_reason,
+            "probes": result.probes,
+            "batch_wall_s": round(wall_s, 4),
+            "batch_rows": batch_rows,
+            "adapter": self.describe(),
+        }
+        return GenerationText(text, record)

@@ -1,0 +1,99 @@
+"""What a method tells the thinking-loop engine: when to probe, what to probe, what to decide.
+
+A method is a `ThinkingPolicy`. The engine calls `on_token` for every token sampled while the
+row is thinking (before the token is fed back), `on_probe` when a probe it asked for is done,
+and `mask_logits` before sampling a thinking token. Policies never touch the model, the cache
+or the sampler; that keeps every method a small file and every comparison on equal terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A side generation appended to the current thinking and discarded afterwards.
+
+    `prefix` is fed as one chunk on top of the KV cache; then up to `max_tokens` tokens are
+    decoded greedily, each next-token distribution yielding an entropy and a max-probability.
+    The probe stops early when its decoded text contains one of `stop_texts`.
+    """
+
+    prefix_ids: tuple[int, ...]
+    max_tokens: int
+    stop_texts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    entropies: list[float]  # of each next-token distribution, in the engine's entropy unit
+    max_probs: list[float]  # max-probability of each of those distributions
+    token_ids: list[int]  # the greedy probe tokens (the probe's answer)
+    text: str
+
+
+class Action:
+    """Returned by `on_token`: feed the token, probe before feeding it, or close thinking."""
+
+
+@dataclass(frozen=True)
+class Feed(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class Probe(Action):
+    spec: ProbeSpec
+
+
+@dataclass(frozen=True)
+class CloseThinking(Action):
+    """Drop the sampled token and append the close text; `final_text` ends the row right
+    after it (methods such as Dynasor-CoT that already know the answer)."""
+
+    reason: str
+    final_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Returned by `on_probe`: cut (close thinking) or continue, with the score that decided."""
+
+    cut: bool
+    score: float | None = None
+    reason: str = ""
+    final_text: str | None = None
+
+
+@dataclass
+class RowView:
+    """What a policy may read about one row (read-only by convention)."""
+
+    thinking_tokens: int  # thinking tokens fed so far (the held token excluded)
+    last_token_id: int | None  # the last token fed to the model
+    token_text: str  # decoded text of the sampled token under decision
+    probes_done: int
+    state: dict = field(default_factory=dict)  # the policy's own per-row memory
+
+
+class ThinkingPolicy:
+    """The no-op policy: full reasoning (the `vanilla` adapter)."""
+
+    name = "vanilla"
+
+    def on_token(self, row: RowView, token_id: int) -> Action:
+        return Feed()
+
+    def on_probe(self, row: RowView, result: ProbeResult) -> Decision:
+        return Decision(cut=False)
+
+    def mask_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Adjust next-token logits of rows that are thinking (shape: rows × vocab)."""
+        return logits
+
+    def describe(self) -> dict:
+        """The method's arguments, for the record and the report."""
+        return {}

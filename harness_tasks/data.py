@@ -1,0 +1,110 @@
+"""Benchmark rows for the cot_* tasks: the Hugging Face hub by default, a local mirror when
+`COTBENCH_DATA_DIR` names a directory of `<benchmark>/test.jsonl` files.
+
+Both sources are normalised to one schema — `id`, `problem`, `answer` (a string) and, for
+MMLU, `choices` (four strings) and `answer` as a letter — so the prompts and the grader never
+care where a row came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cotbench.errors import CotbenchError
+
+DATA_DIR_ENV = "COTBENCH_DATA_DIR"
+LETTERS = "ABCD"
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where a benchmark lives on the hub and how its fields map onto our schema."""
+
+    path: str
+    split: str
+    name: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # ours -> theirs
+
+
+HUB_SOURCES: dict[str, HubSource] = {
+    "aime24": HubSource("HuggingFaceH4/aime_2024", "train", fields={"id": "id", "problem": "problem", "answer": "answer"}),
+    "aime25": HubSource("MathArena/aime_2025", "train", fields={"id": "problem_idx", "problem": "problem", "answer": "answer"}),
+    "amc23": HubSource("math-ai/amc23", "test", fields={"id": "id", "problem": "question", "answer": "answer"}),
+    "math500": HubSource("HuggingFaceH4/MATH-500", "test", fields={"id": "unique_id", "problem": "problem", "answer": "answer"}),
+    "gsm8k": HubSource("openai/gsm8k", "test", name="main", fields={"problem": "question", "answer": "answer"}),
+    "mmlu": HubSource("cais/mmlu", "test", name="all", fields={"problem": "question", "choices": "choices", "answer": "answer", "subject": "subject"}),
+}
+BENCHMARKS = tuple(HUB_SOURCES)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSONL file; a malformed line is one error naming the file and line number."""
+    if not path.is_file():
+        raise CotbenchError(f"benchmark file not found: {path} (set {DATA_DIR_ENV} to a directory holding <benchmark>/test.jsonl)")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise CotbenchError(f"{path}:{line_number}: malformed JSON line ({error.msg})") from None
+            if not isinstance(row, dict) or "problem" not in row or "answer" not in row:
+                raise CotbenchError(f"{path}:{line_number}: expected an object with 'problem' and 'answer'")
+            rows.append(row)
+    return rows
+
+
+def _normalise_hub_row(benchmark: str, row: dict, index: int) -> dict:
+    source = HUB_SOURCES[benchmark]
+    out = {ours: row[theirs] for ours, theirs in source.fields.items() if theirs in row}
+    out.setdefault("id", f"{benchmark}-{index:05d}")
+    out["id"] = str(out["id"])
+    answer = out["answer"]
+    if benchmark == "gsm8k":  # the gold is the text after "####", commas removed
+        answer = str(answer).split("####")[-1].strip().replace(",", "")
+    elif benchmark == "mmlu" and isinstance(answer, int):
+        answer = LETTERS[answer]
+    out["answer"] = str(answer)
+    return out
+
+
+def _normalise_mirror_row(benchmark: str, row: dict, path: Path, line: int) -> dict:
+    row = dict(row)
+    row["answer"] = str(row["answer"])
+    row["id"] = str(row.get("id", f"{benchmark}-{line:05d}"))
+    if benchmark == "mmlu":
+        choices = row.get("choices")
+        if not (isinstance(choices, list) and len(choices) == 4) or row["answer"] not in LETTERS:
+            raise CotbenchError(f"{path}: row {row['id']} needs four 'choices' and an answer letter A-D")
+    return row
+
+
+def load_rows(benchmark: str) -> list[dict]:
+    """All test rows of `benchmark` in our schema, from the mirror if configured."""
+    if benchmark not in HUB_SOURCES:
+        raise CotbenchError(f"unknown benchmark {benchmark!r}: expected one of {', '.join(BENCHMARKS)}")
+    mirror = os.environ.get(DATA_DIR_ENV)
+    if mirror:
+        path = Path(mirror) / benchmark / "test.jsonl"
+        return [_normalise_mirror_row(benchmark, row, path, i) for i, row in enumerate(read_jsonl(path))]
+    import datasets
+
+    source = HUB_SOURCES[benchmark]
+    hub_rows = datasets.load_dataset(source.path, source.name, split=source.split)
+    return [_normalise_hub_row(benchmark, dict(row), i) for i, row in enumerate(hub_rows)]
+
+
+def load_dataset_dict(benchmark: str):
+    """A `datasets.DatasetDict` with one `test` split, as lm-eval's `custom_dataset` expects."""
+    import datasets
+
+    rows = load_rows(benchmark)
+    # Mixed optional columns (solution, subject, …) differ between sources; keep the schema
+    # fields plus whatever every row has.
+    common = set(rows[0]).intersection(*rows[1:]) if rows else set()
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list([{k: row[k] for k in sorted(common)} for row in rows])})
