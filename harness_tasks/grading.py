@@ -173,7 +173,7 @@ def grade_math(response: str, gold: str, think_end: str | None = DEFAULT_THINK_E
 _LETTER_IN_BOX = re.compile(r"^\(?\s*(?:\\text\{\s*)?\(?([A-Da-d])\)?\s*\}?\s*\)?(?:[.:)]|\s|$)")
 _LETTER_PHRASES = [
     re.compile(r"answer\s*(?:is|:)?\s*[:：]?\s*\**\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
-    re.compile(r"(?:option|choice)\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
+    re.compile(r"(?:option|choice)\s*(?:is\s*)?[:：]?\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
     re.compile(r"^\s*\(?([A-D])\)?[.:)]?\s*$", re.MULTILINE),
 ]
 

@@ -1,0 +1,136 @@
+"""The thinking loop: exact against HF generate, probes discarded exactly, rows independent."""
+
+import pytest
+import torch
+
+from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+from cotbench.cot_methods.policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+
+PROMPTS = ["The capital of France is", "Once upon a time, in a small village by the sea, there lived", "1 + 1 ="]
+
+
+def _encode(tokenizer, texts):
+    return [tokenizer.encode(t, add_special_tokens=False) for t in texts]
+
+
+def _hf_greedy(model, prompt_ids, n):
+    out = model.generate(torch.tensor([prompt_ids]), max_new_tokens=n, do_sample=False, min_new_tokens=n)
+    return out[0, len(prompt_ids):].tolist()
+
+
+class ProbeEveryN(ThinkingPolicy):
+    """Probes every `every` thinking tokens and always continues (or cuts after `cut_after` probes)."""
+
+    def __init__(self, prefix_ids, every=4, max_tokens=3, cut_after=None):
+        self.prefix_ids, self.every, self.max_tokens, self.cut_after = tuple(prefix_ids), every, max_tokens, cut_after
+
+    def on_token(self, row, token_id):
+        if row.thinking_tokens and row.thinking_tokens % self.every == 0 and row.state.get("at") != row.thinking_tokens:
+            row.state["at"] = row.thinking_tokens
+            return Probe(ProbeSpec(self.prefix_ids, self.max_tokens))
+        return Feed()
+
+    def on_probe(self, row, result):
+        cut = self.cut_after is not None and row.probes_done + 1 >= self.cut_after
+        return Decision(cut=cut, score=result.entropies[0], reason="test")
+
+
+@pytest.mark.parametrize("fixture", ["tiny_llama", "smollm2"])
+def test_greedy_matches_hf_generate_batched(fixture, request):
+    model, tokenizer = request.getfixturevalue(fixture)
+    engine = ThinkingEngine(model, tokenizer)
+    prompts = _encode(tokenizer, PROMPTS)
+    n = 12
+    results = engine.run(prompts, DecodeSettings(max_new_tokens=n), ThinkingPolicy())
+    for prompt, result in zip(prompts, results):
+        assert result.token_ids == _hf_greedy(model, prompt, n)
+        assert result.finish_reason == "length" and len(result.token_ids) == n
+
+
+def test_probes_that_continue_leave_the_text_unchanged(smollm2):
+    model, tokenizer = smollm2
+    engine = ThinkingEngine(model, tokenizer)
+    prompts = _encode(tokenizer, PROMPTS)
+    settings = DecodeSettings(max_new_tokens=20)
+    plain = engine.run(prompts, settings, ThinkingPolicy())
+    probe_prefix = tokenizer.encode("\n**Final Answer**\n\\boxed{", add_special_tokens=False)
+    probed = engine.run(prompts, settings, ProbeEveryN(probe_prefix, every=4, max_tokens=3))
+    for a, b in zip(plain, probed):
+        assert a.token_ids == b.token_ids
+        assert len(b.probes) >= 3 and all(p["decision"] == "continue" for p in b.probes)
+        assert b.probe_tokens == len(b.probes) * (len(probe_prefix) + 3)
+        assert all(len(p["entropies"]) == 3 and all(e >= 0 for e in p["entropies"]) for p in b.probes)
+
+
+def test_probe_entropies_equal_a_direct_forward(tiny_llama):
+    """The entropy the loop records at a probe equals one computed from scratch on the same prefix."""
+    from cotbench.cot_methods.entropy import entropy_from_logits
+
+    model, tokenizer = tiny_llama
+    engine = ThinkingEngine(model, tokenizer)
+    prompt = _encode(tokenizer, PROMPTS[:1])[0]
+    prefix = tokenizer.encode(" Answer:", add_special_tokens=False)
+    result = engine.run([prompt], DecodeSettings(max_new_tokens=9), ProbeEveryN(prefix, every=4, max_tokens=2))[0]
+    first = result.probes[0]
+    context = prompt + result.token_ids[: first["position"]] + prefix
+    with torch.no_grad():
+        logits = model(torch.tensor([context])).logits[0, -1]
+    assert first["entropies"][0] == pytest.approx(float(entropy_from_logits(logits)), abs=1e-4)
+
+
+def test_cut_closes_thinking_and_answers_within_budget(tiny_llama):
+    model, tokenizer = tiny_llama
+    engine = ThinkingEngine(model, tokenizer)
+    prompt = _encode(tokenizer, PROMPTS[:1])
+    settings = DecodeSettings(max_new_tokens=40, answer_budget=5, close_text="\n</think>\n\n")
+    prefix = tokenizer.encode(" so", add_special_tokens=False)
+    result = engine.run(prompt, settings, ProbeEveryN(prefix, every=6, max_tokens=1, cut_after=1))[0]
+    close_ids = tokenizer.encode("\n</think>\n\n", add_special_tokens=False)
+    assert result.cut_position == 6 and result.closed_by == "method"
+    assert result.kinds.count("thinking") == 6
+    assert result.token_ids[6 : 6 + len(close_ids)] == close_ids
+    assert len(result.token_ids) == 6 + len(close_ids) + 5 and result.finish_reason == "length"
+
+
+class CloseAt(ThinkingPolicy):
+    def __init__(self, n, final_text=None):
+        self.n, self.final_text = n, final_text
+
+    def on_token(self, row, token_id):
+        return CloseThinking("budget", self.final_text) if row.thinking_tokens >= self.n else Feed()
+
+
+def test_close_with_final_text_ends_the_row(tiny_llama):
+    model, tokenizer = tiny_llama
+    engine = ThinkingEngine(model, tokenizer)
+    result = engine.run(_encode(tokenizer, PROMPTS[:1]), DecodeSettings(max_new_tokens=50), CloseAt(3, "\\boxed{7}"))[0]
+    assert tokenizer.decode(result.token_ids).endswith("</think>\n\n\\boxed{7}")
+    assert result.finish_reason == "final" and result.kinds.count("thinking") == 3
+
+
+def test_stop_strings_and_eos(smollm2):
+    model, tokenizer = smollm2
+    engine = ThinkingEngine(model, tokenizer)
+    prompt = _encode(tokenizer, ["Count: 1, 2, 3, 4,"])
+    free = engine.run(prompt, DecodeSettings(max_new_tokens=12), ThinkingPolicy())[0]
+    text = tokenizer.decode(free.token_ids)
+    stop = text.strip()[:3]
+    stopped = engine.run(prompt, DecodeSettings(max_new_tokens=12, stop_strings=(stop,)), ThinkingPolicy())[0]
+    assert stopped.finish_reason == "stop" and stop in tokenizer.decode(stopped.token_ids)
+    eos_id = free.token_ids[2]
+    ended = engine.run(prompt, DecodeSettings(max_new_tokens=12, eos_token_ids=frozenset({eos_id})), ThinkingPolicy())[0]
+    assert ended.finish_reason == "eos" and ended.token_ids == free.token_ids[:2]
+
+
+def test_sampling_is_seeded_and_rows_independent(tiny_llama):
+    model, tokenizer = tiny_llama
+    engine = ThinkingEngine(model, tokenizer)
+    prompts = _encode(tokenizer, PROMPTS)
+    settings = DecodeSettings(max_new_tokens=10, do_sample=True, temperature=0.8, top_p=0.9, seed=7)
+    a = engine.run(prompts, settings, ThinkingPolicy(), row_seeds=[0, 1, 2])
+    b = engine.run(prompts, settings, ThinkingPolicy(), row_seeds=[0, 1, 2])
+    single = engine.run(prompts[1:2], settings, ThinkingPolicy(), row_seeds=[1])
+    assert [r.token_ids for r in a] == [r.token_ids for r in b]
+    assert single[0].token_ids == a[1].token_ids  # a row's sample does not depend on its batch
+    other = engine.run(prompts, DecodeSettings(max_new_tokens=10, do_sample=True, temperature=0.8, seed=8), ThinkingPolicy())
+    assert [r.token_ids for r in other] != [r.token_ids for r in a]

@@ -1,0 +1,78 @@
+"""The real `cotbench eval` CLI (lm-eval's, with our adapters registered) on SmolLM2, offline."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cotbench.harness_tasks.utils import R1_INSTRUCTION
+
+
+def cotbench(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "cotbench.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def vanilla_run(tmp_path_factory, smollm2_path):
+    out = tmp_path_factory.mktemp("vanilla")
+    proc = cotbench(
+        "eval", "--model", "cotbench-vanilla", "--model_args", "pretrained=smollm2-135m",
+        "--tasks", "cot_gsm8k,cot_mmlu", "--limit", "2", "--batch_size", "2", "--apply_chat_template",
+        "--gen_kwargs", "max_gen_toks=24", "--log_samples", "--output_path", str(out),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_results_json_has_token_metrics(vanilla_run):
+    out, proc = vanilla_run
+    results_file = next(Path(out).rglob("results_*.json"))
+    results = json.loads(results_file.read_text())["results"]
+    for task in ("cot_gsm8k", "cot_mmlu"):
+        metrics = results[task]
+        assert metrics["total_tokens,all"] == 24  # every generation hits the 24-token limit
+        assert metrics["truncated,all"] == 1.0
+        assert metrics["thinking_tokens,all"] + metrics["answer_tokens,all"] == 24
+        assert metrics["cotbench,all"] == 2 and 0 <= metrics["acc,all"] <= 1
+    assert "total_tokens" in proc.stdout  # lm-eval's own results table shows them
+
+
+def test_sample_records_carry_the_accounting(vanilla_run):
+    out, _ = vanilla_run
+    samples = [json.loads(line) for f in Path(out).rglob("samples_cot_gsm8k_*.jsonl") for line in f.open()]
+    assert len(samples) == 2
+    for sample in samples:
+        assert R1_INSTRUCTION in sample["arguments"]["gen_args_0"]["arg_0"]
+        assert "<|im_start|>assistant" in sample["arguments"]["gen_args_0"]["arg_0"]  # the chat template was applied
+        record = sample["cotbench"]["generations"][0]
+        for field in ("extracted_answer", "correct", "reason", "thinking_tokens", "answer_tokens", "total_tokens", "truncated"):
+            assert field in record
+        assert record["total_tokens"] == 24 and record["truncated"] is True
+        assert record["adapter"]["method"] == "vanilla"
+        assert sample["cotbench"]["id"] == sample["doc"]["id"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--tasks", "cot_nope"], "Tasks not found: cot_nope"),
+        (["--tasks", "cot_gsm8k", "--model_args", "pretrained=smollm2-135m,bogus=1"], "unknown model_arg 'bogus'"),
+        (["--tasks", "cot_gsm8k", "--model_args", "pretrained=smollm2-135m,entropy_unit=decibels"], "entropy_unit='decibels'"),
+    ],
+)
+def test_bad_input_is_one_line(args, message, smollm2_path):
+    base = ["eval", "--model", "cotbench-vanilla", "--model_args", "pretrained=smollm2-135m", "--limit", "1"]
+    proc = cotbench(*base, *args)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("cotbench: error:") and message in last
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_data_file_is_one_line(tmp_path, monkeypatch, smollm2_path):
+    monkeypatch.setenv("COTBENCH_DATA_DIR", str(tmp_path))
+    proc = cotbench("eval", "--model", "cotbench-vanilla", "--tasks", "cot_gsm8k", "--limit", "1")
+    assert proc.returncode == 2
+    assert str(tmp_path / "gsm8k" / "test.jsonl") in proc.stderr.strip().splitlines()[-1]

@@ -1,0 +1,38 @@
+"""Per-sample results: verdicts, avg@k, unbiased pass@k and the adapter's token accounting."""
+
+import pytest
+
+from cotbench.cot_methods.record import GenerationText
+from cotbench.harness_tasks.utils import pass_at_k, process_results_math, process_results_mmlu
+
+
+def test_pass_at_k_matches_the_combinatorial_definition():
+    assert pass_at_k(4, 0, 2) == 0.0
+    assert pass_at_k(4, 4, 2) == 1.0
+    assert pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    assert pass_at_k(4, 1, 2) == pytest.approx(1 - 3 / 6)  # 1 - C(3,2)/C(4,2)
+    assert pass_at_k(5, 2, 4) == 1.0  # fewer than k wrong samples
+
+
+def _gen(text, thinking, answer, truncated=False):
+    return GenerationText(text, {"thinking_tokens": thinking, "answer_tokens": answer, "probe_tokens": 0,
+                                 "total_tokens": thinking + answer, "truncated": truncated})
+
+
+def test_repeats_give_avg_and_pass_at_k_and_token_means():
+    doc = {"id": "x", "problem": "p", "answer": "6"}
+    gens = [_gen("t</think>\\boxed{6}", 10, 5), _gen("t</think>\\boxed{7}", 30, 5, True),
+            _gen("t</think>\\boxed{6}", 20, 5), _gen("nothing", 40, 0, True)]
+    out = process_results_math(doc, [gens])
+    assert out["acc"] == 0.5
+    assert out["pass@2"] == pytest.approx(1 - 1 / 6) and out["pass@4"] == 1.0
+    assert out["thinking_tokens"] == 25 and out["total_tokens"] == 28.75 and out["truncated"] == 0.5
+    records = out["cotbench"]["generations"]
+    assert [r["reason"] for r in records] == ["correct", "mismatch", "correct", "no_answer"]
+    assert records[1]["extracted_answer"] == "7" and records[1]["truncated"] is True
+    assert out["cotbench"]["id"] == "x"
+
+
+def test_plain_strings_are_graded_without_token_metrics():
+    out = process_results_mmlu({"id": "m", "answer": "B", "choices": list("abcd")}, [["\\boxed{B}"]])
+    assert out["acc"] == 1.0 and "total_tokens" not in out and "pass@1" not in out
