@@ -1,6 +1,11 @@
 """Method adapters (registered with lm-eval as `cotbench-<name>`) and the shared thinking loop."""
 
+ADAPTER_MODULES = ("vanilla", "entrocut", "nowait", "budget", "deer", "dynasor", "eat")
+
 
 def register_all() -> None:
     """Import every adapter module so its `@register_model` runs (lm-eval has no plugin discovery)."""
-    from cotbench.cot_methods import vanilla  # noqa: F401
+    import importlib
+
+    for module in ADAPTER_MODULES:
+        importlib.import_module(f"cotbench.cot_methods.{module}")

@@ -81,6 +81,7 @@ class _Row:
     cut_reason: str | None = None
     closed_by: str | None = None
     policy_state: dict = field(default_factory=dict)
+    max_new_tokens: int = 0
     generator: torch.Generator | None = None
 
     @property
@@ -138,7 +139,7 @@ class ThinkingEngine:
         close_ids = self.encode(settings.close_text)
         rows = []
         for i, prompt in enumerate(prompts):
-            row = _Row(index=i, prompt_len=len(prompt), pending=list(prompt))
+            row = _Row(index=i, prompt_len=len(prompt), pending=list(prompt), max_new_tokens=settings.max_new_tokens)
             row.pending_kind = "prompt"
             if settings.do_sample:
                 row.generator = torch.Generator(device="cpu").manual_seed(
@@ -208,6 +209,7 @@ class ThinkingEngine:
 
     def _view(self, row: _Row, token_text: str) -> RowView:
         return RowView(
+            max_new_tokens=row.max_new_tokens,
             thinking_tokens=row.thinking_tokens,
             last_token_id=row.token_ids[-1] if row.token_ids else None,
             token_text=token_text,
@@ -232,7 +234,8 @@ class ThinkingEngine:
                 row.pending, row.pending_kind = list(action.spec.prefix_ids), "probe"
                 return
             if isinstance(action, CloseThinking):
-                self._close(row, settings, close_ids, action.reason, action.final_text)
+                extra = self.encode(action.answer_prefix) if action.answer_prefix else []
+                self._close(row, settings, close_ids + extra, action.reason, action.final_text)
                 return
         row.pending, row.pending_kind = [token], row.phase
         self._check_after_feed(row, token, settings, think_end_id)
@@ -271,7 +274,7 @@ class ThinkingEngine:
         row.cut_position, row.cut_reason, row.closed_by = row.thinking_tokens, reason, "method"
         row.phase = ANSWER
         if final_text is not None:  # the method already has the answer: emit it, stop
-            row.pending, row.pending_kind = close_ids + self.encode(final_text), ANSWER
+            row.pending, row.pending_kind = self.encode(final_text), ANSWER
             self._finish_with_pending(row, "final")
             return
         row.pending, row.pending_kind = list(close_ids), ANSWER

@@ -51,11 +51,13 @@ class Probe(Action):
 
 @dataclass(frozen=True)
 class CloseThinking(Action):
-    """Drop the sampled token and append the close text; `final_text` ends the row right
-    after it (methods such as Dynasor-CoT that already know the answer)."""
+    """Drop the sampled token and append the close text (then `answer_prefix`, e.g. s1's
+    "Final Answer:"). `final_text`, when given, replaces the close text and ends the row
+    (methods such as Dynasor-CoT that already know the answer and generate nothing more)."""
 
     reason: str
     final_text: str | None = None
+    answer_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class RowView:
     last_token_id: int | None  # the last token fed to the model
     token_text: str  # decoded text of the sampled token under decision
     probes_done: int
+    max_new_tokens: int  # the generation budget of this request
     state: dict = field(default_factory=dict)  # the policy's own per-row memory
 
 

@@ -103,8 +103,8 @@ class CloseAt(ThinkingPolicy):
 def test_close_with_final_text_ends_the_row(tiny_llama):
     model, tokenizer = tiny_llama
     engine = ThinkingEngine(model, tokenizer)
-    result = engine.run(_encode(tokenizer, PROMPTS[:1]), DecodeSettings(max_new_tokens=50), CloseAt(3, "\\boxed{7}"))[0]
-    assert tokenizer.decode(result.token_ids).endswith("</think>\n\n\\boxed{7}")
+    result = engine.run(_encode(tokenizer, PROMPTS[:1]), DecodeSettings(max_new_tokens=50), CloseAt(3, "</think>\\boxed{7}"))[0]
+    assert tokenizer.decode(result.token_ids).endswith("</think>\\boxed{7}")
     assert result.finish_reason == "final" and result.kinds.count("thinking") == 3
 
 

@@ -1,0 +1,97 @@
+"""`cotbench-deer`: DEER, Dynamic Early Exit in Reasoning (Yang et al., arXiv 2504.15895;
+official code iie-ycx/DEER).
+
+At a "Wait" the model is asked for a trial answer: the probe "\\n**Final Answer**\\n\\boxed"
+is appended and up to 20 tokens are decoded greedily, stopping at a closing brace. The
+confidence is the mean (official R1 code, `avg1`, default) or geometric mean (paper's
+formula, Qwen3 code) of the trial answer's max token probabilities, skipping the first token
+('{'). Above λ = 0.95 thinking ends; otherwise "Wait" is kept and thinking continues. At
+most 10 probes (max_judge_steps); thinking is force-closed 50 tokens before
+think_ratio × max_gen_toks. Defaults from vllm-deer.py / README (see METHODS.md §5.1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lm_eval.api.registry import register_model
+
+from cotbench.cot_methods.args import require, unescape
+from cotbench.cot_methods.base import CotbenchLM
+from cotbench.cot_methods.policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+from cotbench.cot_methods.vocabulary import trigger_token_ids
+
+# Probe stops of vllm-deer.py: the trial answer ends at its closing brace.
+DEER_STOP_TEXTS = ("}",)
+# Force the answer this many tokens before the thinking limit (vllm-deer.py: think_limit - 50).
+DEER_LIMIT_MARGIN = 50
+CONFIDENCE_POLICIES = ("avg1", "avg2", "min")
+
+
+@dataclass
+class DeerArgs:
+    threshold: float = 0.95  # λ, paper and code
+    triggers: tuple[str, ...] = ("Wait",)
+    probe: str = "\\n**Final Answer**\\n\\boxed"  # vllm-deer.py (R1-distill)
+    probe_tokens: int = 20  # prob_check_max_tokens
+    confidence: str = "avg1"  # avg1 = arithmetic mean (R1 code), avg2 = geometric mean (paper), min
+    max_probes: int = 10  # max_judge_steps
+    think_ratio: float = 0.6  # README's R1 command (argparse default 0.9)
+
+    def validate(self, method: str) -> None:
+        require(0 < self.threshold <= 1, method, "threshold", self.threshold, "a probability in (0, 1]")
+        require(bool(self.triggers) and all(self.triggers), method, "triggers", "|".join(self.triggers), "one or more words")
+        require(self.probe_tokens >= 2, method, "probe_tokens", self.probe_tokens, "an integer >= 2")
+        require(self.confidence in CONFIDENCE_POLICIES, method, "confidence", self.confidence, "avg1, avg2 or min")
+        require(self.max_probes >= 0, method, "max_probes", self.max_probes, "an integer >= 0")
+        require(0 < self.think_ratio <= 1, method, "think_ratio", self.think_ratio, "a ratio in (0, 1]")
+
+
+def answer_confidence(max_probs: list[float], tokens_text: list[str], policy: str) -> float:
+    """Confidence of a trial answer: its max token probabilities, minus the opening '{' and
+    the closing-brace token (as vanilla_deer.py does)."""
+    probs = list(max_probs)
+    if tokens_text and tokens_text[0].strip().startswith("{"):
+        probs = probs[1:]
+    if len(probs) > 1 and tokens_text and "}" in tokens_text[-1]:
+        probs = probs[:-1]
+    if not probs:
+        return 0.0
+    if policy == "avg2":
+        return math.exp(sum(math.log(max(p, 1e-12)) for p in probs) / len(probs))
+    if policy == "min":
+        return min(probs)
+    return sum(probs) / len(probs)
+
+
+class DeerPolicy(ThinkingPolicy):
+    name = "deer"
+
+    def __init__(self, args: DeerArgs, trigger_ids, probe_ids, decode_token):
+        self.args, self.trigger_ids, self.decode_token = args, trigger_ids, decode_token
+        self.spec = ProbeSpec(tuple(probe_ids), args.probe_tokens, DEER_STOP_TEXTS)
+
+    def on_token(self, row, token_id):
+        limit = int(row.max_new_tokens * self.args.think_ratio)
+        if row.thinking_tokens >= limit - DEER_LIMIT_MARGIN:
+            return CloseThinking(reason=f"thinking limit {limit}")
+        if token_id in self.trigger_ids and row.probes_done < self.args.max_probes:
+            return Probe(self.spec)
+        return Feed()
+
+    def on_probe(self, row, result):
+        texts = [self.decode_token(t) for t in result.token_ids]
+        confidence = answer_confidence(result.max_probs, texts, self.args.confidence)
+        return Decision(cut=confidence > self.args.threshold, score=confidence, reason=f"confidence {confidence:.4f} > {self.args.threshold}")
+
+
+@register_model("cotbench-deer")
+class DeerLM(CotbenchLM):
+    method_name = "deer"
+    MethodArgs = DeerArgs
+
+    def make_policy(self):
+        ids = trigger_token_ids(self.tokenizer, self.method_args.triggers, "cotbench-deer")
+        probe = self.tokenizer.encode(unescape(self.method_args.probe), add_special_tokens=False)
+        return DeerPolicy(self.method_args, ids, probe, lambda t: self.tokenizer.decode([t]))
