@@ -24,8 +24,6 @@ from cotbench.cot_methods.vocabulary import trigger_token_ids
 
 # Probe stops of vllm-deer.py: the trial answer ends at its closing brace.
 DEER_STOP_TEXTS = ("}",)
-# Force the answer this many tokens before the thinking limit (vllm-deer.py: think_limit - 50).
-DEER_LIMIT_MARGIN = 50
 CONFIDENCE_POLICIES = ("avg1", "avg2", "min")
 
 
@@ -38,6 +36,7 @@ class DeerArgs:
     confidence: str = "avg1"  # avg1 = arithmetic mean (R1 code), avg2 = geometric mean (paper), min
     max_probes: int = 10  # max_judge_steps
     think_ratio: float = 0.6  # README's R1 command (argparse default 0.9)
+    limit_margin: int = 50  # force the answer this many tokens before the limit (think_limit - 50)
 
     def validate(self, method: str) -> None:
         require(0 < self.threshold <= 1, method, "threshold", self.threshold, "a probability in (0, 1]")
@@ -46,6 +45,7 @@ class DeerArgs:
         require(self.confidence in CONFIDENCE_POLICIES, method, "confidence", self.confidence, "avg1, avg2 or min")
         require(self.max_probes >= 0, method, "max_probes", self.max_probes, "an integer >= 0")
         require(0 < self.think_ratio <= 1, method, "think_ratio", self.think_ratio, "a ratio in (0, 1]")
+        require(self.limit_margin >= 0, method, "limit_margin", self.limit_margin, "an integer >= 0")
 
 
 def answer_confidence(max_probs: list[float], tokens_text: list[str], policy: str) -> float:
@@ -74,7 +74,7 @@ class DeerPolicy(ThinkingPolicy):
 
     def on_token(self, row, token_id):
         limit = int(row.max_new_tokens * self.args.think_ratio)
-        if row.thinking_tokens >= limit - DEER_LIMIT_MARGIN:
+        if row.thinking_tokens >= limit - self.args.limit_margin:
             return CloseThinking(reason=f"thinking limit {limit}")
         if token_id in self.trigger_ids and row.probes_done < self.args.max_probes:
             return Probe(self.spec)

@@ -1,6 +1,6 @@
 """`cotbench-eat`: EAT, Entropy After </think> (arXiv 2509.26522; official code xidulu/EAT).
 
-After every reasoning step (a token containing "\\n\\n" ends a step), the end of thinking is
+After every reasoning step (the thinking text ends with "\\n\\n"), the end of thinking is
 forced on top of the cache ("\\n</think>\\n\\n", as compute_entropy_ngram.py) and the entropy
 of the single next token is read: EAT_n. Its exponential moving average and EMA variance
 (early_stopping_utils.py: m_t = α x_t + (1-α) m_{t-1}, v_t = α (x_t - m_t)^2 + (1-α) v_{t-1},
@@ -19,7 +19,8 @@ from lm_eval.api.registry import register_model
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
 from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
-from cotbench.cot_methods.vocabulary import step_boundary_token_ids
+
+STEP_SEPARATOR = "\n\n"  # reasoning lines are split on blank lines (EAT, step entropy)
 
 
 @dataclass
@@ -48,14 +49,14 @@ def ema_update(state: dict, value: float, alpha: float) -> float:
 class EatPolicy(ThinkingPolicy):
     name = "eat"
 
-    def __init__(self, args: EatArgs, boundary_ids, probe_ids):
-        self.args, self.boundary_ids = args, boundary_ids
+    def __init__(self, args: EatArgs, probe_ids):
+        self.args = args
         self.min_steps = args.min_steps or math.ceil(4 / args.ema_alpha)
         self.spec = ProbeSpec(tuple(probe_ids), 1)
 
     def on_token(self, row, token_id):
         # The previous token closed a step: measure before the next step starts.
-        if row.last_token_id in self.boundary_ids and row.state.get("probed_at") != row.thinking_tokens:
+        if row.state.get("probed_at") != row.thinking_tokens and row.tail_text().endswith(STEP_SEPARATOR):
             row.state["probed_at"] = row.thinking_tokens
             return Probe(self.spec)
         return Feed()
@@ -74,4 +75,4 @@ class EatLM(CotbenchLM):
 
     def make_policy(self):
         probe = self.tokenizer.encode(unescape(self.method_args.probe), add_special_tokens=False)
-        return EatPolicy(self.method_args, step_boundary_token_ids(self.tokenizer), probe)
+        return EatPolicy(self.method_args, probe)

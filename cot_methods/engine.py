@@ -26,6 +26,8 @@ THINKING, ANSWER, DONE = "thinking", "answer", "done"
 # Tokens decoded to look for stop strings / the end-of-thinking marker at each step; a stop
 # string must first appear within the newest tokens, so a window suffices.
 TEXT_WINDOW_TOKENS = 24
+# Tokens decoded for a policy's `RowView.tail_text()`.
+TAIL_TOKENS = 4
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ class ThinkingEngine:
             token_text=token_text,
             probes_done=len(row.probes),
             state=row.policy_state,
+            tail_text=lambda: self.decode(row.token_ids[-TAIL_TOKENS:]),
         )
 
     def _generated(self, row: _Row) -> int:

@@ -8,6 +8,7 @@ or the sampler; that keeps every method a small file and every comparison on equ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -72,7 +73,11 @@ class Decision:
 
 @dataclass
 class RowView:
-    """What a policy may read about one row (read-only by convention)."""
+    """What a policy may read about one row (read-only by convention).
+
+    `tail_text()` decodes the last few fed tokens on demand: text-level facts such as "the
+    thinking just ended a step with \\n\\n" cannot be read off single tokens, because
+    tokenisers split "\\n\\n" differently."""
 
     thinking_tokens: int  # thinking tokens fed so far (the held token excluded)
     last_token_id: int | None  # the last token fed to the model
@@ -80,6 +85,7 @@ class RowView:
     probes_done: int
     max_new_tokens: int  # the generation budget of this request
     state: dict = field(default_factory=dict)  # the policy's own per-row memory
+    tail_text: Callable[[], str] = lambda: ""
 
 
 class ThinkingPolicy:

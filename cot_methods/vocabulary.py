@@ -55,8 +55,3 @@ def reflection_token_ids(tokenizer, keywords) -> frozenset[int]:
         if core and core in wanted:
             ids.add(token_id)
     return frozenset(ids)
-
-
-def step_boundary_token_ids(tokenizer, separator: str = "\n\n") -> frozenset[int]:
-    """Tokens whose text contains the step separator (a "\\n\\n" can sit inside a token)."""
-    return frozenset(i for i, text in enumerate(_vocabulary_texts(tokenizer)) if separator in text)

@@ -76,3 +76,35 @@ def test_missing_data_file_is_one_line(tmp_path, monkeypatch, smollm2_path):
     proc = cotbench("eval", "--model", "cotbench-vanilla", "--tasks", "cot_gsm8k", "--limit", "1")
     assert proc.returncode == 2
     assert str(tmp_path / "gsm8k" / "test.jsonl") in proc.stderr.strip().splitlines()[-1]
+
+
+METHOD_ARGS = {
+    "entrocut": "triggers=The|So|We|To|First,min_thinking_tokens=0,threshold=100",
+    "nowait": "",
+    "budget": "thinking_budget=8",
+    "deer": "triggers=The|So|We|To|First,think_ratio=1.0,limit_margin=0",
+    "dynasor": "chunk_size=8,consistency=2",
+    "eat": "min_steps=1",
+}
+
+
+@pytest.mark.parametrize("method", sorted(METHOD_ARGS))
+def test_every_method_runs_through_the_cli_with_its_trace(method, tmp_path, smollm2_path):
+    model_args = ",".join(filter(None, ["pretrained=smollm2-135m", METHOD_ARGS[method]]))
+    proc = cotbench(
+        "eval", "--model", f"cotbench-{method}", "--model_args", model_args, "--tasks", "cot_gsm8k",
+        "--limit", "2", "--batch_size", "2", "--apply_chat_template", "--gen_kwargs", "max_gen_toks=32,temperature=0",
+        "--log_samples", "--output_path", str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    samples = [json.loads(line) for f in tmp_path.rglob("samples_cot_gsm8k_*.jsonl") for line in f.open()]
+    assert len(samples) == 2
+    records = [s["cotbench"]["generations"][0] for s in samples]
+    for record in records:
+        assert record["adapter"]["method"] == method
+        assert record["total_tokens"] == record["thinking_tokens"] + record["answer_tokens"]
+        assert "probes" in record and "cut_position" in record
+    if method in ("entrocut", "deer", "dynasor"):
+        assert any(r["probes"] for r in records)
+    if method in ("entrocut", "budget"):
+        assert all(r["closed_by"] == "method" for r in records)
