@@ -108,3 +108,23 @@ def test_every_method_runs_through_the_cli_with_its_trace(method, tmp_path, smol
         assert any(r["probes"] for r in records)
     if method in ("entrocut", "budget"):
         assert all(r["closed_by"] == "method" for r in records)
+
+
+def test_repeats_give_avg_at_k_and_pass_at_k(tmp_path, smollm2_path):
+    from cotbench.harness_tasks import TASKS_DIR
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "cot_gsm8k_k2.yaml").write_text(f"include: {TASKS_DIR}/cot_gsm8k.yaml\ntask: cot_gsm8k_k2\nrepeats: 2\n")
+    proc = cotbench(
+        "eval", "--model", "cotbench-vanilla", "--model_args", "pretrained=smollm2-135m", "--tasks", "cot_gsm8k_k2",
+        "--include_path", str(tasks), "--limit", "1", "--batch_size", "2", "--apply_chat_template",
+        "--gen_kwargs", "max_gen_toks=8", "--log_samples", "--output_path", str(tmp_path / "out"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]["cot_gsm8k_k2"]
+    assert "pass@2,all" in results and results["cotbench,all"] == 2
+    sample = json.loads(next((tmp_path / "out").rglob("samples_*.jsonl")).read_text().splitlines()[0])
+    generations = sample["cotbench"]["generations"]
+    assert len(generations) == 2
+    assert len(sample["resps"][0]) == 2
