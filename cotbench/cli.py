@@ -8,6 +8,7 @@ flag to lm-eval's `cli_evaluate()` unchanged. When only cot_* tasks are asked fo
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -18,7 +19,58 @@ USAGE = """usage: cotbench <command> [args]
 commands:
   eval         lm-eval's CLI (same flags) with cotbench adapters and cot_* tasks registered
   methods      list the registered cotbench-<method> adapters
+  report       RUN_DIR [--baseline RUN_DIR] -o OUT: Markdown, HTML, JSON, CSV and plots
+  leaderboard  RUN_DIR... -o DIR: LEADERBOARD.md and a sortable index.html
+  compare      BASELINE NEW [--max-acc-drop PTS] [--max-token-increase PCT] [--alpha A]: exit 0 ok, 1 regression, 2 bad input
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as a CotbenchError (one line, exit 2)."""
+
+    def error(self, message):
+        raise CotbenchError(f"{self.prog}: {message}")
+
+
+def report_command(argv: list[str]) -> int:
+    from cotbench.reports.report import build_report
+
+    parser = _Parser(prog="cotbench report")
+    parser.add_argument("run_dir")
+    parser.add_argument("--baseline", default=None)
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+    out = build_report(args.run_dir, args.baseline, args.output)
+    print(f"report written to {out}/report.md (also report.html, report.json, report.csv)")
+    return 0
+
+
+def leaderboard_command(argv: list[str]) -> int:
+    from cotbench.leaderboard.page import build_leaderboard
+
+    parser = _Parser(prog="cotbench leaderboard")
+    parser.add_argument("run_dirs", nargs="+")
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+    out = build_leaderboard(args.run_dirs, args.output)
+    print(f"leaderboard written to {out}/LEADERBOARD.md and {out}/index.html")
+    return 0
+
+
+def compare_command(argv: list[str]) -> int:
+    from cotbench.leaderboard.compare import compare_runs, format_table
+
+    parser = _Parser(prog="cotbench compare")
+    parser.add_argument("baseline")
+    parser.add_argument("new")
+    parser.add_argument("--max-acc-drop", type=float, default=1.0, help="accuracy points a benchmark may lose (default 1)")
+    parser.add_argument("--max-token-increase", type=float, default=10.0, help="percent more tokens allowed (default 10)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level of the paired test (default 0.05)")
+    args = parser.parse_args(argv)
+    rows, regressed = compare_runs(args.baseline, args.new, args.max_acc_drop, args.max_token_increase, args.alpha)
+    print(format_table(rows))
+    print("REGRESSION" if regressed else "OK: within bounds")
+    return 1 if regressed else 0
 
 
 def _flag_value(argv: list[str], flag: str) -> str | None:
@@ -58,6 +110,9 @@ def run_lm_eval(argv: list[str]) -> None:
     cli_evaluate()
 
 
+COMMANDS = {"report": report_command, "leaderboard": leaderboard_command, "compare": compare_command}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -75,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             register_all()
             for name in sorted(n for n in model_registry if n.startswith("cotbench-")):
                 print(name)
+        elif command in COMMANDS:
+            return COMMANDS[command](rest)
         else:
-            print(f"cotbench: unknown command {command!r} (expected one of: eval, methods)", file=sys.stderr)
+            print(f"cotbench: unknown command {command!r} (expected one of: eval, methods, {', '.join(COMMANDS)})", file=sys.stderr)
             return 2
     except CotbenchError as error:
         print(f"cotbench: error: {error}", file=sys.stderr)

@@ -1,0 +1,152 @@
+"""Efficiency metrics: per run and benchmark, and paired against a baseline run.
+
+Three layers (lighteval's lesson): per-sample values come from the sample records
+(`reports.runs`), corpus aggregation here, statistics (paired bootstrap, exact McNemar) in
+`reports.statistics`.
+
+Definitions (ours where the papers give none; see the README "Metrics" section):
+- accuracy = avg@k: mean over samples of the fraction of the k generations that are correct.
+- token reduction R = 1 - mean(total tokens, method) / mean(total tokens, baseline), paired by
+  sample id over the samples both runs have.
+- Δacc = acc(method) - acc(baseline), in percentage points.
+- EPR (EntroCut, arXiv 2601.22617: "relative token savings per unit accuracy loss"; the
+  formula is not public) = (100·R) / (accuracy loss in pp). Edges: loss = 0 → "lossless"
+  (R > 0) or "no change"; loss < 0 → "dominates" (saves tokens and gains accuracy) or
+  "better accuracy, more tokens"; never a division by zero. Baseline accuracy 0 makes any
+  loss impossible, so EPR is one of the labels above.
+- Ce (ENTRA, arXiv 2601.07123, names "compression effectiveness" without a formula we could
+  see): ours, Ce = R · acc(method) / acc(baseline) — the token reduction weighted by the share
+  of baseline accuracy kept (> R when accuracy improves); undefined when baseline accuracy is 0.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from math import comb
+
+from cotbench.reports.runs import Run, Sample
+
+TOKEN_KINDS = ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al. 2021, arXiv 2107.03374, eq. 1)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def sample_tokens(sample: Sample, kind: str = "total_tokens") -> float | None:
+    values = [getattr(g, kind) for g in sample.generations]
+    if any(v is None for v in values):
+        return None
+    return sum(values) / len(values)
+
+
+def summarize(samples: list[Sample]) -> dict:
+    """Per-benchmark summary of one run."""
+    n = len(samples)
+    k = min(len(s.generations) for s in samples) if samples else 0
+    out: dict = {"samples": n, "repeats": k, "accuracy": sum(s.accuracy for s in samples) / n if n else 0.0}
+    if k > 1:
+        out[f"pass@{k}"] = statistics.fmean(pass_at_k(len(s.generations), sum(g.correct for g in s.generations), k) for s in samples)
+    for kind in TOKEN_KINDS:
+        values = [sample_tokens(s, kind) for s in samples]
+        if values and all(v is not None for v in values):
+            out[f"mean_{kind}"] = statistics.fmean(values)
+            out[f"median_{kind}"] = statistics.median(values)
+    generations = [g for s in samples for g in s.generations]
+    if generations and all(g.truncated is not None for g in generations):
+        out["truncation_rate"] = sum(bool(g.truncated) for g in generations) / len(generations)
+    timed = [g for g in generations if g.batch_wall_s and g.batch_rows and g.total_tokens is not None]
+    if timed and len(timed) == len(generations):
+        # Each generation's share of its batch's wall time.
+        wall = sum(g.batch_wall_s / g.batch_rows for g in timed)
+        out["wall_s"] = wall
+        out["tokens_per_s"] = sum(g.total_tokens for g in timed) / wall if wall else None
+    out["probes_per_sample"] = statistics.fmean(len(g.probes) for g in generations) if generations else 0.0
+    out["cut_rate"] = statistics.fmean(g.cut_position is not None for g in generations) if generations else 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class EPR:
+    value: float | None  # None when a label applies
+    label: str  # "ratio" | "lossless" | "dominates" | "no change" | "better accuracy, more tokens" | "no savings"
+
+    def __str__(self) -> str:
+        return f"{self.value:.2f}" if self.value is not None else self.label
+
+
+def efficiency_performance_ratio(token_reduction: float, accuracy_delta_pp: float) -> EPR:
+    """EPR = token savings in % per percentage point of accuracy lost (edges labelled)."""
+    savings_pct = 100.0 * token_reduction
+    loss_pp = -accuracy_delta_pp
+    if abs(loss_pp) < 1e-12:
+        return EPR(None, "lossless" if savings_pct > 0 else "no change")
+    if loss_pp < 0:
+        return EPR(None, "dominates" if savings_pct > 0 else "better accuracy, more tokens")
+    if savings_pct <= 0:
+        return EPR(savings_pct / loss_pp, "no savings")
+    return EPR(savings_pct / loss_pp, "ratio")
+
+
+def compression_effectiveness(token_reduction: float, accuracy_method: float, accuracy_baseline: float) -> float | None:
+    """Ce (ours): R · acc_method / acc_baseline; None when the baseline accuracy is 0."""
+    if accuracy_baseline <= 0:
+        return None
+    return token_reduction * accuracy_method / accuracy_baseline
+
+
+def paired(method: list[Sample], baseline: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """The samples both runs have, aligned by sample id."""
+    by_id = {s.sample_id: s for s in baseline}
+    common = [s for s in method if s.sample_id in by_id]
+    return common, [by_id[s.sample_id] for s in common]
+
+
+def versus_baseline(method: list[Sample], baseline: list[Sample], bootstrap_iters: int = 2000, seed: int = 0) -> dict:
+    """Token reduction, Δacc, EPR and Ce against the baseline, with paired-bootstrap 95 % CIs."""
+    from cotbench.reports.statistics import mcnemar_exact, paired_bootstrap
+
+    m, b = paired(method, baseline)
+    if not m:
+        return {"paired_samples": 0}
+    m_tok = [sample_tokens(s) for s in m]
+    b_tok = [sample_tokens(s) for s in b]
+    m_acc = [s.accuracy for s in m]
+    b_acc = [s.accuracy for s in b]
+    out: dict = {"paired_samples": len(m)}
+    acc_m, acc_b = statistics.fmean(m_acc), statistics.fmean(b_acc)
+    out["accuracy_delta_pp"] = 100.0 * (acc_m - acc_b)
+    out["accuracy_delta_ci"] = paired_bootstrap(lambda i: 100.0 * (_mean(m_acc, i) - _mean(b_acc, i)), len(m), bootstrap_iters, seed)
+    out["mcnemar_p"] = mcnemar_exact([x > 0.5 for x in b_acc], [x > 0.5 for x in m_acc])
+    if all(t is not None for t in m_tok + b_tok) and sum(b_tok) > 0:
+        reduction = 1.0 - sum(m_tok) / sum(b_tok)
+        out["token_reduction"] = reduction
+        out["token_reduction_ci"] = paired_bootstrap(lambda i: 1.0 - _sum(m_tok, i) / max(_sum(b_tok, i), 1e-12), len(m), bootstrap_iters, seed)
+        epr = efficiency_performance_ratio(reduction, out["accuracy_delta_pp"])
+        out["epr"], out["epr_label"] = epr.value, epr.label
+        out["ce"] = compression_effectiveness(reduction, acc_m, acc_b)
+    return out
+
+
+def _mean(values, index):
+    return sum(values[i] for i in index) / len(index)
+
+
+def _sum(values, index):
+    return sum(values[i] for i in index)
+
+
+def run_summary(run: Run, baseline: Run | None = None) -> dict[str, dict]:
+    """{task: summary (+ comparison when a baseline run is given)}."""
+    out = {}
+    for task, samples in run.tasks.items():
+        row = summarize(samples)
+        if baseline is not None and task in baseline.tasks:
+            row["baseline"] = summarize(baseline.tasks[task])
+            row["versus_baseline"] = versus_baseline(samples, baseline.tasks[task])
+        out[task] = row
+    return out

@@ -1,0 +1,146 @@
+"""Read one lm-eval output directory (results JSON + samples JSONL) into plain records.
+
+Everything downstream — metrics, reports, the leaderboard, the regression gate — is computed
+from these files only, never from anything an adapter keeps on the side. Bad or partial
+output is one CotbenchError naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cotbench.errors import CotbenchError
+
+
+@dataclass
+class Generation:
+    correct: bool
+    thinking_tokens: int | None
+    answer_tokens: int | None
+    probe_tokens: int | None
+    total_tokens: int | None
+    truncated: bool | None
+    reason: str | None
+    probes: list[dict]
+    cut_position: int | None
+    batch_wall_s: float | None
+    batch_rows: int | None
+
+
+@dataclass
+class Sample:
+    sample_id: str
+    generations: list[Generation]
+
+    @property
+    def accuracy(self) -> float:
+        return sum(g.correct for g in self.generations) / len(self.generations)
+
+
+@dataclass
+class Run:
+    path: Path
+    model: str  # the `pretrained` model
+    adapter: str  # lm-eval's --model, e.g. cotbench-entrocut
+    model_args: str
+    config: dict
+    versions: dict
+    tasks: dict[str, list[Sample]] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.adapter.removeprefix("cotbench-")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CotbenchError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}); truncated or not an lm-eval results file?") from None
+    if not isinstance(data, dict) or "results" not in data or "config" not in data:
+        raise CotbenchError(f"{path}: not an lm-eval results file (expected keys 'results' and 'config')")
+    return data
+
+
+def _generation(raw: dict, where: str) -> Generation:
+    if "correct" not in raw:
+        raise CotbenchError(f"{where}: generation record without 'correct' (not produced by a cot_* task?)")
+    return Generation(
+        correct=bool(raw["correct"]),
+        thinking_tokens=raw.get("thinking_tokens"),
+        answer_tokens=raw.get("answer_tokens"),
+        probe_tokens=raw.get("probe_tokens"),
+        total_tokens=raw.get("total_tokens"),
+        truncated=raw.get("truncated"),
+        reason=raw.get("reason"),
+        probes=list(raw.get("probes") or []),
+        cut_position=raw.get("cut_position"),
+        batch_wall_s=raw.get("batch_wall_s"),
+        batch_rows=raw.get("batch_rows"),
+    )
+
+
+def _read_samples(path: Path) -> list[Sample]:
+    samples = []
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise CotbenchError(f"{where}: malformed sample line ({error.msg}); truncated file?") from None
+            record = raw.get("cotbench") if isinstance(raw, dict) else None
+            if not isinstance(record, dict) or not record.get("generations"):
+                raise CotbenchError(f"{where}: sample without a 'cotbench' record (run a cot_* task with --log_samples)")
+            sample_id = str(record.get("id") if record.get("id") is not None else raw.get("doc_id"))
+            samples.append(Sample(sample_id, [_generation(g, where) for g in record["generations"]]))
+    return samples
+
+
+def _latest(files: list[Path]) -> Path:
+    return sorted(files, key=lambda p: p.name)[-1]
+
+
+def load_run(path: str | Path) -> Run:
+    """Load the newest results file under `path` (an --output_path folder) and its samples."""
+    root = Path(path)
+    if not root.exists():
+        raise CotbenchError(f"run directory not found: {root}")
+    results_files = list(root.rglob("results_*.json")) if root.is_dir() else [root]
+    if not results_files:
+        raise CotbenchError(f"{root}: no lm-eval results_*.json found (did the run finish? use --output_path)")
+    results_path = _latest(results_files)
+    data = _read_json(results_path)
+    stamp = results_path.stem.removeprefix("results_")
+    config = data.get("config", {})
+    model_args = config.get("model_args") or ""
+    if isinstance(model_args, dict):
+        model_args = ",".join(f"{k}={v}" for k, v in model_args.items())
+    pretrained = next((part.split("=", 1)[1] for part in str(model_args).split(",") if part.startswith("pretrained=")), None)
+    run = Run(
+        path=results_path.parent,
+        model=pretrained or str(data.get("model_name") or config.get("model") or "unknown"),
+        adapter=str(config.get("model") or "unknown"),
+        model_args=str(model_args),
+        config=data,
+        versions={"lm_eval": data.get("lm_eval_version"), "git_hash": data.get("git_hash")},
+    )
+    task_names = [t for t in data["results"] if t in data.get("configs", {})] or list(data["results"])
+    for task in task_names:
+        if task in data.get("group_subtasks", {}) and data["group_subtasks"][task]:
+            continue  # a group: its subtasks carry the samples
+        sample_files = list(results_path.parent.glob(f"samples_{task}_{stamp}.jsonl"))
+        if not sample_files:
+            raise CotbenchError(f"{results_path.parent}: no samples_{task}_{stamp}.jsonl (rerun with --log_samples); partial output?")
+        samples = _read_samples(sample_files[0])
+        expected = data.get("n-samples", {}).get(task, {}).get("effective")
+        if expected is not None and len(samples) != expected:
+            raise CotbenchError(f"{sample_files[0]}: {len(samples)} samples but the results file says {expected}; partial output?")
+        run.tasks[task] = samples
+    if not run.tasks:
+        raise CotbenchError(f"{results_path}: no tasks with samples")
+    return run
