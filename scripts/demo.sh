@@ -12,3 +12,5 @@ OUT=${COTBENCH_DEMO_OUT:-runs/demo}
 .venv/bin/cotbench eval --model cotbench-vanilla --model_args pretrained=smollm2-135m \
   --tasks cot_all --limit 2 --batch_size 4 --apply_chat_template \
   --gen_kwargs max_gen_toks=256 --log_samples --output_path "$OUT/vanilla"
+.venv/bin/cotbench report "$OUT/vanilla" -o "$OUT/report"
+echo "open $OUT/report/report.html (or read $OUT/report/report.md)"

