@@ -1,6 +1,6 @@
 """Method adapters (registered with lm-eval as `cotbench-<name>`) and the shared thinking loop."""
 
-ADAPTER_MODULES = ("vanilla", "entrocut", "nowait", "budget", "deer", "dynasor", "eat")
+ADAPTER_MODULES = ("vanilla", "entrocut", "nowait", "budget", "deer", "dynasor", "eat", "stepentropy", "skip", "entra")
 
 
 def register_all() -> None:

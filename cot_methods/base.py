@@ -144,18 +144,25 @@ class CotbenchLM(HFLM):
             order = sorted(indices, key=lambda i: -len(prompts[i]))  # similar lengths share a batch
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
-                began = time.perf_counter()
-                results = self.thinking_engine.run([prompts[i] for i in batch], settings, self.policy, row_seeds=batch)
-                wall = time.perf_counter() - began
-                for i, result in zip(batch, results):
-                    text = self._to_text(result, settings, wall, len(batch))
+                texts = self.run_batch([prompts[i] for i in batch], settings, batch)
+                for i, text in zip(batch, texts):
                     outputs[i] = text
                     self.cache_hook.add_partial("generate_until", requests[i].args, text)
                 progress.update(len(batch))
         progress.close()
         return outputs
 
-    def _to_text(self, result, settings: DecodeSettings, wall_s: float, batch_rows: int) -> GenerationText:
+    def run_batch(self, prompts: list[list[int]], settings: DecodeSettings, seeds: list[int]) -> list[GenerationText]:
+        """Generate one batch. Methods that need more than one pass (step entropy) override this."""
+        began = time.perf_counter()
+        results = self.thinking_engine.run(prompts, settings, self.policy, row_seeds=seeds)
+        wall = time.perf_counter() - began
+        return [self._to_text(result, settings, wall, len(prompts), prompt) for result, prompt in zip(results, prompts)]
+
+    def annotate(self, record: dict, result, prompt_ids: list[int], text: str) -> None:
+        """Add method-specific fields to a generation's record (analyses, [SKIP] counts)."""
+
+    def _to_text(self, result, settings: DecodeSettings, wall_s: float, batch_rows: int, prompt_ids: list[int]) -> GenerationText:
         text = self.thinking_engine.decode(result.token_ids)
         for stop in settings.stop_strings:
             if stop and stop in text:
@@ -179,4 +186,5 @@ class CotbenchLM(HFLM):
             "batch_rows": batch_rows,
             "adapter": self.describe(),
         }
+        self.annotate(record, result, prompt_ids, text)
         return GenerationText(text, record)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cotbench.cot_methods.entropy import entropy_from_logits, max_probability
+from cotbench.cot_methods.entropy import LOG_BASES, entropy_from_logits, max_probability
 from cotbench.cot_methods.policy import CloseThinking, Probe, ProbeResult, ProbeSpec, RowView, ThinkingPolicy
 
 THINKING, ANSWER, DONE = "thinking", "answer", "done"
@@ -43,6 +43,9 @@ class DecodeSettings:
     close_text: str = "\n</think>\n\n"  # appended when a method cuts thinking
     answer_budget: int | None = None  # max answer tokens after a cut (None: what is left)
     entropy_unit: str = "nats"
+    # Record each sampled token's full-vocabulary entropy and probability (step entropy needs
+    # them; off by default because it costs a softmax per token).
+    record_token_stats: bool = False
 
 
 @dataclass
@@ -55,6 +58,8 @@ class RowResult:
     cut_position: int | None  # thinking tokens when a method closed thinking
     cut_reason: str | None
     closed_by: str | None  # "model" | "method" | None
+    token_entropies: list[float | None] = field(default_factory=list)  # per token; None if forced
+    token_probs: list[float | None] = field(default_factory=list)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class _Row:
     kinds: list[str] = field(default_factory=list)
     pending_kind: str = THINKING
     held_token: int | None = None
+    held_stats: tuple | None = None
     probe_spec: ProbeSpec | None = None
     probe_ids: list[int] = field(default_factory=list)
     probe_entropies: list[float] = field(default_factory=list)
@@ -83,6 +89,9 @@ class _Row:
     cut_reason: str | None = None
     closed_by: str | None = None
     policy_state: dict = field(default_factory=dict)
+    token_entropies: list = field(default_factory=list)
+    token_probs: list = field(default_factory=list)
+    pending_stats: tuple | None = None
     max_new_tokens: int = 0
     generator: torch.Generator | None = None
 
@@ -203,8 +212,7 @@ class ThinkingEngine:
         """Update a row's position and token log for the chunk just fed."""
         row.position += n
         if row.pending_kind in (THINKING, ANSWER):
-            row.token_ids.extend(row.pending)
-            row.kinds.extend([row.pending_kind] * n)
+            self._log_tokens(row)
         elif row.pending_kind == "probe":
             row.probe_tokens += n
         row.pending = []
@@ -225,13 +233,17 @@ class ThinkingEngine:
 
     def _step_decode(self, row, logits, settings, policy, close_ids, think_end_id) -> None:
         token = self._sample(logits, settings, row.generator)
+        if settings.record_token_stats:
+            probabilities = torch.softmax(logits.float(), dim=-1)
+            entropy = float(torch.special.entr(probabilities).sum()) / LOG_BASES[settings.entropy_unit]
+            row.pending_stats = (entropy, float(probabilities[token]))
         if token in settings.eos_token_ids:
             row.phase, row.finish_reason = DONE, "eos"
             return
         if row.phase == THINKING:
             action = policy.on_token(self._view(row, self.decode([token])), token)
             if isinstance(action, Probe):
-                row.held_token = token
+                row.held_token, row.held_stats = token, row.pending_stats
                 row.probe_spec = action.spec
                 row.probe_ids, row.probe_entropies, row.probe_max_probs, row.probe_columns = [], [], [], []
                 row.pending, row.pending_kind = list(action.spec.prefix_ids), "probe"
@@ -266,15 +278,26 @@ class ThinkingEngine:
             if row.phase == THINKING and settings.think_end in window:
                 row.phase, row.closed_by = ANSWER, "model"
 
+    @staticmethod
+    def _log_tokens(row: _Row) -> None:
+        """Append the pending tokens to the row's output (with their stats if recorded)."""
+        n = len(row.pending)
+        row.token_ids.extend(row.pending)
+        row.kinds.extend([row.pending_kind] * n)
+        stats = row.pending_stats if n == 1 and row.pending_stats else (None, None)
+        row.token_entropies.extend([stats[0]] + [None] * (n - 1))
+        row.token_probs.extend([stats[1]] + [None] * (n - 1))
+        row.pending_stats = None
+
     def _finish_with_pending(self, row: _Row, reason: str) -> None:
         """End the row now; its pending token is part of the output but needs no forward."""
-        row.token_ids.extend(row.pending)
-        row.kinds.extend([row.pending_kind] * len(row.pending))
+        self._log_tokens(row)
         row.pending = []
         row.phase, row.finish_reason = DONE, reason
 
     def _close(self, row, settings, close_ids, reason, final_text) -> None:
         row.cut_position, row.cut_reason, row.closed_by = row.thinking_tokens, reason, "method"
+        row.pending_stats = None  # the sampled token was dropped; forced text has no stats
         row.phase = ANSWER
         if final_text is not None:  # the method already has the answer: emit it, stop
             row.pending, row.pending_kind = self.encode(final_text), ANSWER
@@ -321,6 +344,7 @@ class ThinkingEngine:
             self._close(row, settings, close_ids, decision.reason or "probe", decision.final_text)
         else:
             row.pending, row.pending_kind = [held], THINKING
+            row.pending_stats = row.held_stats
             self._check_after_feed(row, held, settings, self._single_token_id(settings.think_end))
 
     @staticmethod
@@ -334,4 +358,6 @@ class ThinkingEngine:
             cut_position=row.cut_position,
             cut_reason=row.cut_reason,
             closed_by=row.closed_by,
+            token_entropies=row.token_entropies,
+            token_probs=row.token_probs,
         )

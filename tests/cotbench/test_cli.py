@@ -85,6 +85,9 @@ METHOD_ARGS = {
     "deer": "triggers=The|So|We|To|First,think_ratio=1.0,limit_margin=0",
     "dynasor": "chunk_size=8,consistency=2",
     "eat": "min_steps=1",
+    "stepentropy": "skip_ratio=0.8",
+    "skip": "",
+    "entra": "analysis=true",
 }
 
 
@@ -108,6 +111,14 @@ def test_every_method_runs_through_the_cli_with_its_trace(method, tmp_path, smol
         assert any(r["probes"] for r in records)
     if method in ("entrocut", "budget"):
         assert all(r["closed_by"] == "method" for r in records)
+    if method == "stepentropy":
+        for r in records:
+            assert len(r["skipped_steps"]) == int(0.8 * r["steps"]) and r["generated_tokens"] > r["thinking_tokens"]
+            assert r["thinking_tokens"] <= r["thinking_tokens_full"] + 2
+    if method == "skip":
+        assert all("skip_ratio" in r and "skip_steps" in r for r in records)
+    if method == "entra":
+        assert all(0 <= r["redundancy_score"] <= 1 and "mean_importance" in r["bie"] for r in records)
 
 
 def test_repeats_give_avg_at_k_and_pass_at_k(tmp_path, smollm2_path):

@@ -1,0 +1,150 @@
+"""Reasoning steps and step entropy (Li et al., "Making Slow Thinking Faster: Compressing LLM
+Chain-of-Thought via Step Entropy", arXiv 2508.03346; code staymylove/COT_Compresstion_via_Step_entropy).
+
+Thinking is split on "\\n\\n" into steps; every thinking token is assigned to the step its
+text starts in, by character offsets, so the alignment is exact whatever the tokenizer does
+with newlines ("\\n\\n" as one token, as two, or inside ".\\n\\n" or "\\n\\nWait").
+
+Step scores (`STEP_SCORES`):
+- `sum`: Σ_j H(t_ij | c_ij) — the paper's v1 / ICLR submission (Theorem 1 bounds with sums);
+- `mean`: (1/M_i) Σ_j H(t_ij | c_ij) — the paper's v2 (camera-ready); our default because it
+  does not favour pruning short steps merely for being short;
+- `sampled_plogp`: mean over the step of -p·log p of the *sampled* token — what the official
+  code computes from `logprobs` (compute_neg_plogp / calculate_average_token_entropy_per_sentence).
+H is full-vocabulary entropy in nats (the paper writes log2; the base only scales every score).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+STEP_SEPARATOR = "\n\n"
+SKIP_TOKEN = "[SKIP]"
+# κ: the share of steps replaced by [SKIP] (paper §4 and code default --mask_ratio 0.8).
+DEFAULT_SKIP_RATIO = 0.8
+STEP_SCORES = ("mean", "sum", "sampled_plogp")
+SELECTIONS = ("low", "random", "high")  # low-entropy pruning and the paper's two controls
+
+
+@dataclass(frozen=True)
+class Step:
+    start: int  # character offsets in the thinking text, separators excluded
+    end: int
+
+    def text(self, thinking: str) -> str:
+        return thinking[self.start : self.end]
+
+
+def split_steps(thinking: str, separator: str = STEP_SEPARATOR) -> list[Step]:
+    """Non-empty steps between separators (runs of separators never make empty steps)."""
+    steps, position = [], 0
+    while position <= len(thinking):
+        found = thinking.find(separator, position)
+        end = len(thinking) if found == -1 else found
+        if thinking[position:end].strip():
+            steps.append(Step(position, end))
+        if found == -1:
+            break
+        position = found + len(separator)
+    return steps
+
+
+def token_char_spans(tokenizer, token_ids: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each token's text in `tokenizer.decode(token_ids)`.
+
+    Incremental detokenisation over a short window (as serving engines do); if the pieces do
+    not reproduce the full decode exactly (rare tokenizer quirks), fall back to decoding every
+    prefix, which is exact by construction."""
+    full = tokenizer.decode(token_ids, skip_special_tokens=False)
+    spans, cursor, window = [], 0, 6
+    for i in range(len(token_ids)):
+        start = max(0, i - window)
+        before = tokenizer.decode(token_ids[start:i], skip_special_tokens=False)
+        upto = tokenizer.decode(token_ids[start : i + 1], skip_special_tokens=False)
+        piece = upto[len(before) :] if upto.startswith(before) and not upto.endswith("\ufffd") else None
+        if piece is None:
+            break
+        spans.append((cursor, cursor + len(piece)))
+        cursor += len(piece)
+    if len(spans) == len(token_ids) and cursor == len(full):
+        return spans
+    spans, previous = [], 0
+    for i in range(len(token_ids)):
+        length = len(tokenizer.decode(token_ids[: i + 1], skip_special_tokens=False))
+        spans.append((previous, max(previous, length)))
+        previous = max(previous, length)
+    return spans
+
+
+def assign_tokens_to_steps(spans: list[tuple[int, int]], steps: list[Step]) -> list[int | None]:
+    """Step index of each token: the step holding its first non-separator character; None
+    for tokens that are only separator (or lie after the thinking)."""
+    owners: list[int | None] = []
+    step_index = 0
+    for start, end in spans:
+        while step_index < len(steps) and steps[step_index].end <= start:
+            step_index += 1
+        if step_index < len(steps) and steps[step_index].start < end:
+            owners.append(step_index)  # the token overlaps this step's text
+        else:
+            owners.append(None)
+    return owners
+
+
+def score_steps(owners: list[int | None], entropies: list[float], sampled_probs: list[float] | None, n_steps: int, score: str = "mean") -> list[float]:
+    """Per-step score from per-token values (see the module docstring)."""
+    if score not in STEP_SCORES:
+        raise ValueError(f"step score {score!r}: expected one of {', '.join(STEP_SCORES)}")
+    buckets: list[list[float]] = [[] for _ in range(n_steps)]
+    for i, owner in enumerate(owners):
+        if owner is None:
+            continue
+        if score == "sampled_plogp":
+            p = sampled_probs[i]
+            buckets[owner].append(-p * math.log(p) if p > 0 else 0.0)
+        else:
+            buckets[owner].append(entropies[i])
+    if score == "sum":
+        return [sum(b) for b in buckets]
+    return [sum(b) / len(b) if b else 0.0 for b in buckets]
+
+
+def steps_to_skip(scores: list[float], skip_ratio: float = DEFAULT_SKIP_RATIO, selection: str = "low", seed: int = 0) -> set[int]:
+    """Indices of the ⌊κ·N⌋ steps to replace: lowest scores (the method), or the controls."""
+    n_skip = math.floor(skip_ratio * len(scores))
+    order = list(range(len(scores)))
+    if selection == "random":
+        random.Random(seed).shuffle(order)
+    else:
+        order.sort(key=lambda i: (scores[i], i), reverse=(selection == "high"))
+    return set(order[:n_skip])
+
+
+def compress_thinking(thinking: str, steps: list[Step], skipped: set[int]) -> str:
+    """The thinking with each skipped step replaced by [SKIP], order and separators kept."""
+    parts = [SKIP_TOKEN if i in skipped else step.text(thinking) for i, step in enumerate(steps)]
+    return STEP_SEPARATOR.join(parts)
+
+
+def skip_statistics(thinking: str) -> dict:
+    """[SKIP] count and ratio as the official GRPO code computes it:
+    count("[SKIP]") / (count("\\n\\n") + count("[SKIP]")), denominator floored at 1."""
+    skips = thinking.count(SKIP_TOKEN)
+    return {"skip_steps": skips, "skip_ratio": skips / max(1, thinking.count(STEP_SEPARATOR) + skips)}
+
+
+def teacher_forced_token_stats(model, context_ids: list[int], target_ids: list[int]):
+    """Full-vocabulary entropy and probability of each target token, from ONE forward pass
+    over context + target (for scoring an existing text)."""
+    import torch
+
+    from cotbench.cot_methods.entropy import entropy_from_logits
+
+    ids = torch.tensor([context_ids + target_ids], device=next(model.parameters()).device)
+    with torch.inference_mode():
+        logits = model(ids).logits[0, len(context_ids) - 1 : -1].float()
+    entropies = entropy_from_logits(logits).tolist()
+    probs = torch.softmax(logits, dim=-1).gather(1, torch.tensor(target_ids, device=logits.device)[:, None])[:, 0].tolist()
+    return entropies, probs
