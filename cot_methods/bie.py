@@ -111,10 +111,10 @@ def redundancy_score(response_ids: list[int], bie: dict, reading: str = "type_en
     mask = low_importance_mask(bie["importance"], top_fraction)
     if reading == "next_token_entropy":
         values = bie["entropy"][mask]
-        return float(values.mean() / math.log(bie["vocab_size"])) if values.numel() else 0.0
+        return min(1.0, float(values.mean() / math.log(bie["vocab_size"]))) if values.numel() else 0.0
     low = [t for t, keep in zip(response_ids, mask.tolist()) if keep]
     if len(low) < 2:
         return 0.0
     counts = Counter(low)
     entropy = -sum(c / len(low) * math.log(c / len(low)) for c in counts.values())
-    return entropy / math.log(len(low))
+    return min(1.0, entropy / math.log(len(low)))  # the bound, up to rounding

@@ -22,6 +22,7 @@ commands:
   report       RUN_DIR [--baseline RUN_DIR] -o OUT: Markdown, HTML, JSON, CSV and plots
   leaderboard  RUN_DIR... -o DIR: LEADERBOARD.md and a sortable index.html
   compare      BASELINE NEW [--max-acc-drop PTS] [--max-token-increase PCT] [--alpha A]: exit 0 ok, 1 regression, 2 bad input
+  build-sft    TRACES... -o OUT.jsonl [--model M] [--skip-ratio 0.8]: compressed-CoT SFT data ([SKIP]) for TRL
 """
 
 
@@ -110,7 +111,31 @@ def run_lm_eval(argv: list[str]) -> None:
     cli_evaluate()
 
 
-COMMANDS = {"report": report_command, "leaderboard": leaderboard_command, "compare": compare_command}
+def build_sft_command(argv: list[str]) -> int:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cotbench.cot_methods.model_loading import resolve_pretrained
+    from cotbench.cot_methods.steps import STEP_SCORES
+    from cotbench.cot_methods.training.sft_data import build_sft_dataset
+
+    parser = _Parser(prog="cotbench build-sft")
+    parser.add_argument("inputs", nargs="+", help="lm-eval samples_*.jsonl files or JSONL with problem/response")
+    parser.add_argument("--model", default="smollm2-135m", help="scoring model (hub id, folder or smollm2-135m)")
+    parser.add_argument("--skip-ratio", type=float, default=0.8)
+    parser.add_argument("--score", choices=STEP_SCORES, default="mean")
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+    if not 0 <= args.skip_ratio <= 1:
+        raise CotbenchError(f"--skip-ratio={args.skip_ratio}: expected a ratio in [0, 1]")
+    path = resolve_pretrained(args.model, None)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    count = build_sft_dataset(model, tokenizer, args.inputs, args.output, args.skip_ratio, args.score)
+    print(f"{count} SFT examples written to {args.output}")
+    return 0
+
+
+COMMANDS = {"report": report_command, "leaderboard": leaderboard_command, "compare": compare_command, "build-sft": build_sft_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,89 @@
+"""GRPO reward functions with TRL's signature: `reward(prompts, completions, completion_ids,
+**dataset_columns) -> list[float]` (pass them as `GRPOTrainer(reward_funcs=[...])`; the
+dataset needs an `answer` column with the gold).
+
+Step entropy (arXiv 2508.03346; official stage2_rl_training/grpo_train.py, four rewards
+summed with equal weights):
+- correct answer after </think>: +2 (R_correct);
+- skip ratio = count([SKIP]) / (count("\\n\\n") + count([SKIP])) in the thinking: ≥ 0.8 → +1,
+  ≥ 0.5 → +0.5 (R_ratio);
+- more than 100 [SKIP]: −2 in the official code, −1 in the paper's text (R_num; selectable);
+- more than 3,500 completion tokens: −1 (R_len).
+
+ENTRA (arXiv 2601.07123): correctness plus `weight` × the normalised redundancy score of the
+completion (bie.py). The sign is a reading: summaries say ENTRA optimises for *lower* entropy
+of low-importance tokens, so the default weight is −1 (less redundancy entropy, more reward).
+"""
+
+from __future__ import annotations
+
+from cotbench.cot_methods.steps import skip_statistics
+from cotbench.harness_tasks.grading import DEFAULT_THINK_END, grade_math
+
+CORRECT_REWARD = 2.0
+SKIP_RATIO_TIERS = ((0.8, 1.0), (0.5, 0.5))
+MAX_SKIPS = 100
+SKIP_PENALTIES = {"code": -2.0, "paper": -1.0}
+MAX_COMPLETION_TOKENS = 3500
+LENGTH_PENALTY = -1.0
+
+
+def completion_text(completion) -> str:
+    """TRL passes plain strings, or message lists for conversational datasets."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def make_step_entropy_reward(skip_penalty: str = "code", think_end: str = DEFAULT_THINK_END):
+    """The step-entropy composite reward; `skip_penalty` = "code" (−2) or "paper" (−1)."""
+    if skip_penalty not in SKIP_PENALTIES:
+        raise ValueError(f"skip_penalty={skip_penalty!r}: expected 'code' or 'paper'")
+    penalty = SKIP_PENALTIES[skip_penalty]
+
+    def step_entropy_reward(prompts=None, completions=(), completion_ids=None, answer=(), **_):
+        rewards = []
+        for i, completion in enumerate(completions):
+            text = completion_text(completion)
+            thinking = text.split(think_end)[0] if think_end in text else text
+            stats = skip_statistics(thinking)
+            reward = CORRECT_REWARD if think_end in text and grade_math(text, str(answer[i]), think_end).correct else 0.0
+            reward += next((bonus for floor, bonus in SKIP_RATIO_TIERS if stats["skip_ratio"] >= floor), 0.0)
+            if stats["skip_steps"] > MAX_SKIPS:
+                reward += penalty
+            n_tokens = len(completion_ids[i]) if completion_ids is not None else len(text.split())
+            if n_tokens > MAX_COMPLETION_TOKENS:
+                reward += LENGTH_PENALTY
+            rewards.append(reward)
+        return rewards
+
+    step_entropy_reward.__name__ = f"step_entropy_reward_{skip_penalty}"
+    return step_entropy_reward
+
+
+class EntraReward:
+    """ENTRA reward: correctness (1/0) + weight × redundancy score of the completion."""
+
+    def __init__(self, model, tokenizer, weight: float = -1.0, bie_lambda: float | None = None, reading: str = "type_entropy", think_end: str = DEFAULT_THINK_END):
+        from cotbench.cot_methods.bie import DEFAULT_LAMBDA
+
+        self.model, self.tokenizer, self.weight, self.reading, self.think_end = model, tokenizer, weight, reading, think_end
+        self.bie_lambda = DEFAULT_LAMBDA if bie_lambda is None else bie_lambda
+        self.__name__ = "entra_reward"
+
+    def __call__(self, prompts=None, completions=(), completion_ids=None, answer=(), **_):
+        from cotbench.cot_methods.bie import bidirectional_importance, redundancy_score
+
+        rewards = []
+        for i, completion in enumerate(completions):
+            text = completion_text(completion)
+            correct = 1.0 if grade_math(text, str(answer[i]), self.think_end).correct else 0.0
+            prompt = completion_text(prompts[i]) if prompts is not None else ""
+            prompt_ids = self.tokenizer.encode(prompt) or [self.tokenizer.bos_token_id or 0]
+            ids = list(completion_ids[i]) if completion_ids is not None else self.tokenizer.encode(text, add_special_tokens=False)
+            if not ids:
+                rewards.append(correct)
+                continue
+            bie = bidirectional_importance(self.model, prompt_ids, ids, self.bie_lambda)
+            rewards.append(correct + self.weight * redundancy_score(ids, bie, self.reading))
+        return rewards
