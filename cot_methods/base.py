@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 from cotbench.cot_methods.args import parse_method_args, require, unescape
 from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+from cotbench.cot_methods.journal import Journal, request_key
 from cotbench.cot_methods.model_loading import resolve_pretrained
 from cotbench.cot_methods.policy import ThinkingPolicy
 from cotbench.cot_methods.record import GenerationText
@@ -39,6 +41,7 @@ class EngineArgs:
     entropy_unit: str = "nats"  # nats | bits
     seed: int = 1234  # sampling seed (each request gets seed + its index)
     chat_template: bool = True  # apply the model's chat template if lm-eval did not
+    journal: str | None = None  # JSONL file of finished generations: a rerun resumes from it
 
     def validate(self, method: str) -> None:
         require(bool(self.think_end), method, "think_end", self.think_end, "a non-empty marker such as </think>")
@@ -131,13 +134,34 @@ class CotbenchLM(HFLM):
             entropy_unit=self.engine_args.entropy_unit,
         )
 
+    def _journal_keys(self, requests) -> list[str]:
+        identity = self.describe()
+        identity["engine_args"] = {k: v for k, v in identity["engine_args"].items() if k != "journal"}
+        seen: dict[str, int] = {}
+        keys = []
+        for request in requests:
+            context, gen_kwargs = request.args[0], request.args[1]
+            base = json.dumps([context, gen_kwargs], sort_keys=True, default=str)
+            seen[base] = seen.get(base, 0) + 1
+            keys.append(request_key(identity, context, gen_kwargs, seen[base]))
+        return keys
+
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         outputs: list[str | None] = [None] * len(requests)
+        journal = Journal(self.engine_args.journal) if self.engine_args.journal else None
+        keys = self._journal_keys(requests) if journal else []
         groups: dict[str, list[int]] = {}
+        restored = 0
         for i, request in enumerate(requests):
+            if journal and journal.get(keys[i]) is not None:
+                outputs[i] = journal.get(keys[i])
+                restored += 1
+                continue
             groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(i)
+        if restored:
+            print(f"cotbench: {restored} of {len(requests)} generations restored from the journal {self.engine_args.journal}", file=sys.stderr)
         batch_size = max(1, int(self.batch_size) if str(self.batch_size).isdigit() else 1)
-        progress = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
+        progress = tqdm(total=len(requests), initial=restored, disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
         for key, indices in groups.items():
             settings = self._settings(requests[indices[0]].args[1])
             prompts = {i: self.tok_encode(self._prompt_text(requests[i].args[0])) for i in indices}
@@ -147,6 +171,8 @@ class CotbenchLM(HFLM):
                 texts = self.run_batch([prompts[i] for i in batch], settings, batch)
                 for i, text in zip(batch, texts):
                     outputs[i] = text
+                    if journal:
+                        journal.add(keys[i], text)
                     self.cache_hook.add_partial("generate_until", requests[i].args, text)
                 progress.update(len(batch))
         progress.close()

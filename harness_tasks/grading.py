@@ -19,6 +19,12 @@ VERIFY_TIMEOUT_S = 3
 # Candidates longer than this are not handed to the LaTeX parser: no real answer is this
 # long, and parse time grows super-linearly with length.
 MAX_ANSWER_CHARS = 2000
+# The documented bound on one grading call: two parses and one verification, each limited.
+GRADE_TIME_LIMIT_S = 2 * PARSE_TIMEOUT_S + VERIFY_TIMEOUT_S + 1
+# math-verify falls back to sympy's parse_expr, which evaluates Python; text that looks like
+# code is never handed to it (graded as a parse failure instead).
+_CODE_LIKE = re.compile(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|\bopen\s*\(|\bgetattr\b|\bglobals\b|\bcompile\b|\bsystem\s*\(")
+REASON_UNSAFE = "unsafe_input"
 
 REASON_CORRECT = "correct"
 REASON_NO_ANSWER = "no_answer"
@@ -157,6 +163,8 @@ def grade_math(response: str, gold: str, think_end: str | None = DEFAULT_THINK_E
         gold_clean = normalise_math_answer(gold)
         if candidate == gold_clean:
             return Verdict(True, extracted, REASON_CORRECT)
+        if _CODE_LIKE.search(candidate):
+            return Verdict(False, extracted[:200], REASON_UNSAFE)
         gold_parsed = _parse(gold_clean)
         predicted = _parse(candidate)
         if not predicted:

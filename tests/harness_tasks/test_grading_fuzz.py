@@ -1,0 +1,70 @@
+"""Property-based fuzzing of the grader: over 10,000 generated strings it never raises and
+never exceeds its per-sample time limit; nothing in a response is executed."""
+
+import os
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cotbench.harness_tasks.grading import GRADE_TIME_LIMIT_S, Verdict, grade_choice, grade_math
+
+FUZZ = settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+LATEX_ATOMS = ["\\frac{", "\\dfrac{", "\\sqrt{", "}", "{", "^", "_", "\\pi", "\\infty", "\\left(", "\\right)", "(", ")", "[", "]",
+               ",", "=", "+", "-", "*", "/", "x", "y", "1", "2", "10", "0.5", "\\%", "^\\circ", "\\text{", "\\boxed{", "</think>",
+               "\\\\", "$", " ", "\\cdot", "\\le", "\\cup", "\\{", "\\}", "e", "i", "!", ".", "\\begin{pmatrix}", "&"]
+
+
+def check(response: str, gold: str) -> None:
+    began = time.perf_counter()
+    verdict = grade_math(response, gold)
+    assert isinstance(verdict, Verdict) and isinstance(verdict.correct, bool)
+    assert time.perf_counter() - began < GRADE_TIME_LIMIT_S
+    choice = grade_choice(response, "C")
+    assert isinstance(choice.correct, bool)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(LATEX_ATOMS), max_size=40).map("".join), st.sampled_from(["1", "\\frac{1}{2}", "[2,5)", "x+1"]))
+def test_random_latex(response, gold):
+    check(response, gold)
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_arbitrary_unicode(text):
+    check(text, "7")
+    check(f"\\boxed{{{text}}}", "7")
+
+
+@FUZZ
+@given(st.integers(min_value=0, max_value=60), st.integers(min_value=-(10**400), max_value=10**400))
+def test_nesting_and_huge_numbers(depth, number):
+    nested = "\\frac{" * depth + str(number) + "}{3}" * depth
+    check(f"\\boxed{{{nested}}}", str(number))
+    check("{" * depth + f"\\boxed{{{number}" + "}" * (depth // 2), str(number))
+
+
+@FUZZ
+@given(st.text(alphabet="{}\\boxed()[]$^_ 0123456789", max_size=200))
+def test_unbalanced_braces(text):
+    check(text, "3")
+
+
+def test_megabyte_outputs_and_empty():
+    check("", "1")
+    check("Wait, " * 200_000 + "\\boxed{5}", "5")
+    check("\\boxed{" + "1" * 1_000_000 + "}", "1")
+    check("{" * 500_000, "1")
+    assert grade_math("x " * 500_000 + "\\boxed{5}", "5").correct
+
+
+def test_model_text_is_never_executed(tmp_path):
+    target = tmp_path / "pwned"
+    payloads = [f"__import__('os').system('touch {target}')", f"exec(\"open('{target}','w')\")",
+                f"(lambda: __import__('pathlib').Path('{target}').touch())()", f"eval(\"open('{target}','w')\")"]
+    for payload in payloads:
+        for response in (f"\\boxed{{{payload}}}", f"The answer is {payload}", payload):
+            verdict = grade_math(response, "1")
+            assert verdict.correct is False
+    assert not os.path.exists(target)
