@@ -114,6 +114,9 @@ def extract_answer(answer_text: str) -> str | None:
     return None
 
 
+from math_verify.errors import TimeoutException as _MathVerifyTimeout  # noqa: E402
+
+
 def _math_verify():
     import math_verify
 
@@ -172,7 +175,7 @@ def grade_math(response: str, gold: str, think_end: str | None = DEFAULT_THINK_E
         mv = _math_verify()
         ok = mv.verify(gold_parsed, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True)
         return Verdict(bool(ok), extracted, REASON_CORRECT if ok else REASON_MISMATCH)
-    except TimeoutError:
+    except (TimeoutError, _MathVerifyTimeout):  # math-verify's timeout is a BaseException
         return Verdict(False, locals().get("extracted"), REASON_TIMEOUT)
     except Exception:  # noqa: BLE001 - a grader must never crash a run; the reason is recorded
         return Verdict(False, locals().get("extracted"), REASON_ERROR)

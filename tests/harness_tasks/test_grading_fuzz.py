@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from cotbench.harness_tasks.grading import GRADE_TIME_LIMIT_S, Verdict, grade_choice, grade_math
 
-FUZZ = settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+EXAMPLES = int(os.environ.get("COTBENCH_FUZZ_EXAMPLES", 3000))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+# Deep nesting makes math-verify hit its own time limits (seconds per case): fewer examples.
+FUZZ_SLOW = settings(max_examples=max(1, EXAMPLES // 30), deadline=None, suppress_health_check=list(HealthCheck), database=None)
 LATEX_ATOMS = ["\\frac{", "\\dfrac{", "\\sqrt{", "}", "{", "^", "_", "\\pi", "\\infty", "\\left(", "\\right)", "(", ")", "[", "]",
                ",", "=", "+", "-", "*", "/", "x", "y", "1", "2", "10", "0.5", "\\%", "^\\circ", "\\text{", "\\boxed{", "</think>",
                "\\\\", "$", " ", "\\cdot", "\\le", "\\cup", "\\{", "\\}", "e", "i", "!", ".", "\\begin{pmatrix}", "&"]
@@ -37,8 +40,8 @@ def test_arbitrary_unicode(text):
     check(f"\\boxed{{{text}}}", "7")
 
 
-@FUZZ
-@given(st.integers(min_value=0, max_value=60), st.integers(min_value=-(10**400), max_value=10**400))
+@FUZZ_SLOW
+@given(st.integers(min_value=0, max_value=12), st.integers(min_value=-(10**30), max_value=10**30))
 def test_nesting_and_huge_numbers(depth, number):
     nested = "\\frac{" * depth + str(number) + "}{3}" * depth
     check(f"\\boxed{{{nested}}}", str(number))
@@ -56,6 +59,8 @@ def test_megabyte_outputs_and_empty():
     check("Wait, " * 200_000 + "\\boxed{5}", "5")
     check("\\boxed{" + "1" * 1_000_000 + "}", "1")
     check("{" * 500_000, "1")
+    check("\\boxed{" + "\\frac{" * 60 + "7" + "}{3}" * 60 + "}", "7")  # deep nesting: a timeout, graded wrong
+    check(f"\\boxed{{{10**400}}}", str(10**400))
     assert grade_math("x " * 500_000 + "\\boxed{5}", "5").correct
 
 
