@@ -19,8 +19,7 @@ from lm_eval.api.registry import register_model
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
 from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
-
-STEP_SEPARATOR = "\n\n"  # reasoning lines are split on blank lines (EAT, step entropy)
+from cotbench.cot_methods.steps import STEP_SEPARATOR
 
 
 @dataclass

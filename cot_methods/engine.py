@@ -195,7 +195,7 @@ class ThinkingEngine:
 
             for b, row in enumerate(active):
                 if row.probe_spec is not None:
-                    self._step_probe(row, logits[b], mask[b], settings, policy, close_ids)
+                    self._step_probe(row, logits[b], mask[b], settings, policy, close_ids, think_end_id)
                 else:
                     self._step_decode(row, logits[b], settings, policy, close_ids, think_end_id)
 
@@ -309,7 +309,7 @@ class ThinkingEngine:
         if row.answer_limit <= 0:
             self._finish_with_pending(row, "length")
 
-    def _step_probe(self, row, logits, row_mask, settings, policy, close_ids) -> None:
+    def _step_probe(self, row, logits, row_mask, settings, policy, close_ids, think_end_id) -> None:
         row.probe_entropies.append(float(entropy_from_logits(logits, settings.entropy_unit)))
         row.probe_max_probs.append(float(max_probability(logits)))
         token = int(torch.argmax(logits))
@@ -345,7 +345,7 @@ class ThinkingEngine:
         else:
             row.pending, row.pending_kind = [held], THINKING
             row.pending_stats = row.held_stats
-            self._check_after_feed(row, held, settings, self._single_token_id(settings.think_end))
+            self._check_after_feed(row, held, settings, think_end_id)
 
     @staticmethod
     def _result(row: _Row) -> RowResult:

@@ -23,18 +23,11 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from math import comb
 
+from cotbench.harness_tasks.utils import pass_at_k
 from cotbench.reports.runs import Run, Sample
 
 TOKEN_KINDS = ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens")
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k (Chen et al. 2021, arXiv 2107.03374, eq. 1)."""
-    if n - c < k:
-        return 1.0
-    return 1.0 - comb(n - c, k) / comb(n, k)
 
 
 def sample_tokens(sample: Sample, kind: str = "total_tokens") -> float | None:
