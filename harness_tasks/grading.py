@@ -97,6 +97,7 @@ _ANSWER_IS = re.compile(
     r"(?:final answer|the answer)\s*(?:is|:)?\s*[:=]?\s*(.+?)(?:\.\s|\.$|\n|$)", re.IGNORECASE
 )
 _ANSWER_COLON = re.compile(r"answer\s*[:：]\s*(.+?)(?:\n|$)", re.IGNORECASE)
+_GSM8K_MARK = re.compile(r"^####\s*(.+?)\s*$", re.MULTILINE)  # the GSM8K solutions' own answer line
 
 
 def extract_answer(answer_text: str) -> str | None:
@@ -104,7 +105,7 @@ def extract_answer(answer_text: str) -> str | None:
     boxed = last_boxed(answer_text)
     if boxed is not None:
         return boxed.strip()
-    for pattern in (_ANSWER_IS, _ANSWER_COLON):
+    for pattern in (_ANSWER_IS, _ANSWER_COLON, _GSM8K_MARK):
         matches = pattern.findall(answer_text)
         if matches:
             candidate = matches[-1].strip().strip("*").strip()
@@ -139,15 +140,18 @@ def _parse(expression: str):
 
 _PERCENT = re.compile(r"\\?%\s*$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
+# AMC-style "\textbf{(C)}\ 7": an option label in front of the value; the value is graded.
+_OPTION_LABEL = re.compile(r"^\\text(?:bf)?\{\s*\([A-E]\)\s*\}(?:\\[ ,;:!]|~|\s)*(?=\S)")
 
 
 def normalise_math_answer(answer: str) -> str:
     """Cosmetic clean-up math-verify does not do for bare answers: thousands separators,
-    trailing percent signs, `\\text{}` wrappers and trailing full stops."""
+    trailing percent signs, `\\text{}` wrappers, AMC option labels and trailing full stops."""
     cleaned = answer.strip().rstrip(".").strip()
     cleaned = _PERCENT.sub("", cleaned)
     cleaned = _THOUSANDS.sub("", cleaned)
+    cleaned = _OPTION_LABEL.sub("", cleaned)
     if re.fullmatch(r"\\text\{[^{}]*\}", cleaned):  # the whole answer is text: keep words
         cleaned = _TEXT_WRAPPER.sub(r"\1", cleaned)
     return cleaned.strip()
@@ -193,7 +197,7 @@ def extract_choice(answer_text: str) -> str | None:
     """The chosen letter A–D: from the last box, else from an "Answer: (C)" style phrase."""
     boxed = last_boxed(answer_text)
     if boxed is not None:
-        match = _LETTER_IN_BOX.match(boxed.strip())
+        match = _LETTER_IN_BOX.match(_TEXT_WRAPPER.sub(r"\1", boxed).strip())
         return match.group(1).upper() if match else None
     for pattern in _LETTER_PHRASES:
         matches = pattern.findall(answer_text)
