@@ -55,6 +55,30 @@ class CotbenchLM(HFLM):
 
     method_name = "vanilla"
     MethodArgs = None
+    # How this method runs on segment backends (vLLM, OpenAI-compatible servers): "exact",
+    # "approximate" (entropies from top-k logprobs), or None with the reason it cannot.
+    segment_support: str | None = "exact"
+    segment_unsupported_reason = ""
+
+    # -- backend selection: `backend=hf` (default) | `vllm` | `openai` ---------------------
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        from lm_eval import utils
+
+        return cls.create_from_arg_obj(utils.simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None):
+        arg_dict = dict(arg_dict)
+        backend = str(arg_dict.pop("backend", "hf"))
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        if backend == "hf":
+            return cls(**arg_dict, **extra)
+        from cotbench.cot_methods.segment_lm import SEGMENT_BACKENDS, segment_adapter
+
+        if backend not in SEGMENT_BACKENDS:
+            raise CotbenchError(f"cotbench-{cls.method_name}: backend={backend!r}: expected hf, {', '.join(SEGMENT_BACKENDS)}")
+        return segment_adapter(cls)(backend=backend, **arg_dict, **extra)
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, gguf_file: str | None = None, **kwargs):
         method = f"cotbench-{self.method_name}"
@@ -117,7 +141,7 @@ class CotbenchLM(HFLM):
         temperature = float(gen_kwargs.get("temperature", 0.0))
         do_sample = bool(gen_kwargs.get("do_sample", temperature > 0)) and temperature > 0
         eos = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
-        generation_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        generation_eos = getattr(getattr(getattr(self, "model", None), "generation_config", None), "eos_token_id", None)
         if generation_eos is not None:
             eos |= set(generation_eos if isinstance(generation_eos, list) else [generation_eos])
         return DecodeSettings(
@@ -164,7 +188,7 @@ class CotbenchLM(HFLM):
         progress = tqdm(total=len(requests), initial=restored, disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
         for key, indices in groups.items():
             settings = self._settings(requests[indices[0]].args[1])
-            prompts = {i: self.tok_encode(self._prompt_text(requests[i].args[0])) for i in indices}
+            prompts = {i: self._encode_prompt(self._prompt_text(requests[i].args[0])) for i in indices}
             order = sorted(indices, key=lambda i: -len(prompts[i]))  # similar lengths share a batch
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
@@ -178,6 +202,10 @@ class CotbenchLM(HFLM):
         progress.close()
         return outputs
 
+    def _encode_prompt(self, text: str):
+        """What `run_batch` takes as a prompt: token ids here, the text on segment backends."""
+        return self.tok_encode(text)
+
     def run_batch(self, prompts: list[list[int]], settings: DecodeSettings, seeds: list[int]) -> list[GenerationText]:
         """Generate one batch. Methods that need more than one pass (step entropy) override this."""
         began = time.perf_counter()
@@ -189,7 +217,10 @@ class CotbenchLM(HFLM):
         """Add method-specific fields to a generation's record (analyses, [SKIP] counts)."""
 
     def _to_text(self, result, settings: DecodeSettings, wall_s: float, batch_rows: int, prompt_ids: list[int]) -> GenerationText:
-        text = self.thinking_engine.decode(result.token_ids)
+        return self._wrap(result, self.thinking_engine.decode(result.token_ids), settings, wall_s, batch_rows, prompt_ids)
+
+    def _wrap(self, result, text: str, settings: DecodeSettings, wall_s: float, batch_rows: int, prompt) -> GenerationText:
+        """The generation with its record: token accounting, probes, the adapter's identity."""
         for stop in settings.stop_strings:
             if stop and stop in text:
                 text = text.split(stop)[0]
@@ -212,5 +243,5 @@ class CotbenchLM(HFLM):
             "batch_rows": batch_rows,
             "adapter": self.describe(),
         }
-        self.annotate(record, result, prompt_ids, text)
+        self.annotate(record, result, prompt, text)
         return GenerationText(text, record)

@@ -15,7 +15,7 @@ from lm_eval.api.registry import register_model
 
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
-from cotbench.cot_methods.policy import CloseThinking, Feed, ThinkingPolicy
+from cotbench.cot_methods.policy import CloseThinking, Feed, SegmentPlan, ThinkingPolicy
 
 
 @dataclass
@@ -37,6 +37,9 @@ class BudgetPolicy(ThinkingPolicy):
         if row.thinking_tokens >= self.budget:
             return CloseThinking(reason=f"thinking budget {self.budget}", answer_prefix=self.answer_prefix)
         return Feed()
+
+    def segment_plan(self, row):
+        return SegmentPlan(max_tokens=max(0, self.budget - row.thinking_tokens))
 
 
 @register_model("cotbench-budget")

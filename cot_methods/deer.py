@@ -19,7 +19,7 @@ from lm_eval.api.registry import register_model
 
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
-from cotbench.cot_methods.policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+from cotbench.cot_methods.policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
 from cotbench.cot_methods.vocabulary import trigger_token_ids
 
 # Probe stops of vllm-deer.py: the trial answer ends at its closing brace.
@@ -80,8 +80,12 @@ class DeerPolicy(ThinkingPolicy):
             return Probe(self.spec)
         return Feed()
 
+    def segment_plan(self, row):
+        limit = int(row.max_new_tokens * self.args.think_ratio) - self.args.limit_margin
+        return SegmentPlan(stop_texts=tuple(self.args.triggers), max_tokens=max(0, limit - row.thinking_tokens))
+
     def on_probe(self, row, result):
-        texts = [self.decode_token(t) for t in result.token_ids]
+        texts = result.token_texts or [self.decode_token(t) for t in result.token_ids]
         confidence = answer_confidence(result.max_probs, texts, self.args.confidence)
         return Decision(cut=confidence > self.args.threshold, score=confidence, reason=f"confidence {confidence:.4f} > {self.args.threshold}")
 

@@ -21,7 +21,7 @@ from lm_eval.api.registry import register_model
 
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
-from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
 
 DYNASOR_PROBE = "... Oh, I suddenly got the answer to the whole problem, **Final Answer**\\n\\n\\[ \\boxed{"
 HESITATION_WORDS = ("wait", "hold", "but", "okay", "no", "hmm")  # dynasor/core/cot.py
@@ -74,6 +74,9 @@ class DynasorPolicy(ThinkingPolicy):
             row.state["probed_at"] = n
             return Probe(self.spec)
         return Feed()
+
+    def segment_plan(self, row):
+        return SegmentPlan(max_tokens=self.chunk_size - row.thinking_tokens % self.chunk_size)
 
     def on_probe(self, row, result):
         answer = answer_from_probe(result.text)

@@ -18,7 +18,7 @@ from lm_eval.api.registry import register_model
 
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
-from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
 from cotbench.cot_methods.steps import STEP_SEPARATOR
 
 
@@ -60,6 +60,9 @@ class EatPolicy(ThinkingPolicy):
             return Probe(self.spec)
         return Feed()
 
+    def segment_plan(self, row):
+        return SegmentPlan(boundary_texts=(STEP_SEPARATOR,))
+
     def on_probe(self, row, result):
         variance = ema_update(row.state, result.entropies[0], self.args.ema_alpha)
         row.state["steps"] = row.state.get("steps", 0) + 1
@@ -71,6 +74,7 @@ class EatPolicy(ThinkingPolicy):
 class EatLM(CotbenchLM):
     method_name = "eat"
     MethodArgs = EatArgs
+    segment_support = "approximate"  # the entropy after </think> from top-k logprobs (topk_entropy.py)
 
     def make_policy(self):
         probe = self.tokenizer.encode(unescape(self.method_args.probe), add_special_tokens=False)

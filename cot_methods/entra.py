@@ -40,6 +40,8 @@ class EntraArgs:
 class EntraLM(CotbenchLM):
     method_name = "entra"
     MethodArgs = EntraArgs
+    segment_support = None
+    segment_unsupported_reason = "ENTRA's analysis needs the last layer's attentions"
 
     def annotate(self, record, result, prompt_ids, text):
         args = self.method_args

@@ -26,7 +26,7 @@ from lm_eval.api.registry import register_model
 
 from cotbench.cot_methods.args import require, unescape
 from cotbench.cot_methods.base import CotbenchLM
-from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+from cotbench.cot_methods.policy import Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
 from cotbench.cot_methods.vocabulary import trigger_token_ids
 
 # τ per model (substring of the model name, lower-case) — summaries of arXiv 2601.22617 [U].
@@ -83,6 +83,9 @@ class EntroCutPolicy(ThinkingPolicy):
             return Feed()
         return Probe(self.spec)
 
+    def segment_plan(self, row):
+        return SegmentPlan(stop_texts=tuple(self.args.triggers))
+
     def on_probe(self, row, result):
         score = self.aggregate(result.entropies)
         return Decision(cut=score < self.threshold, score=score, reason=f"entropy {score:.4f} < tau {self.threshold}")
@@ -92,6 +95,7 @@ class EntroCutPolicy(ThinkingPolicy):
 class EntroCutLM(CotbenchLM):
     method_name = "entrocut"
     MethodArgs = EntroCutArgs
+    segment_support = "approximate"  # probe entropies from top-k logprobs (topk_entropy.py)
 
     def make_policy(self):
         threshold, calibrated = (self.method_args.threshold, True) if self.method_args.threshold is not None else threshold_for(self.cotbench_pretrained)

@@ -1,8 +1,9 @@
 """Resolve what a user names as `pretrained=` into something transformers can load.
 
-Three cases: a hub id or local folder (passed through), a GGUF checkpoint (`gguf_file=`,
+Four cases: a hub id or local folder (passed through), a GGUF checkpoint (`gguf_file=`,
 converted once to a saved transformers folder and cached, because de-quantising a GGUF on
-every run costs ~40 s on two CPU cores), and the embedded default model alias.
+every run costs ~40 s on two CPU cores), the embedded default model alias, and the
+`arith-testbed` alias (our synthetic cot_arith model, built by `cotbench testbed build`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ def resolve_pretrained(pretrained: str, gguf_file: str | None) -> str:
     if pretrained.lower() in EMBEDDED_MODEL_ALIASES:
         gguf = embedded_gguf_path()
         return str(convert_gguf(None, str(gguf)))
+    from cotbench.cot_methods.training.testbed import TESTBED_ALIASES, resolve_testbed
+
+    if pretrained.lower() in TESTBED_ALIASES:
+        return str(resolve_testbed())
     if gguf_file:
         return str(convert_gguf(pretrained, gguf_file))
     if pretrained.endswith(".gguf"):

@@ -39,7 +39,11 @@ class NoWaitPolicy(ThinkingPolicy):
     name = "nowait"
 
     def __init__(self, banned_ids):
+        self.banned_ids = frozenset(banned_ids)
         self.banned = torch.tensor(sorted(banned_ids), dtype=torch.long)
+
+    def banned_token_ids(self):
+        return self.banned_ids
 
     def mask_logits(self, logits):
         if self.banned.numel():

@@ -34,6 +34,22 @@ class ProbeResult:
     max_probs: list[float]  # max-probability of each of those distributions
     token_ids: list[int]  # the greedy probe tokens (the probe's answer)
     text: str
+    token_texts: list[str] | None = None  # per token, when a server returns texts, not ids
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """Where a policy may act next, for backends that generate text in segments (vLLM, an
+    OpenAI-compatible server) instead of token by token.
+
+    The segment stops at the first of: a `stop_texts` match (a trigger word: the policy decides
+    *before* the word is fed, as `on_token` does for the sampled trigger token), a
+    `boundary_texts` match (a step end: fed first, then `on_token` is asked), or `max_tokens`
+    more thinking tokens (a budget or a probing interval)."""
+
+    stop_texts: tuple[str, ...] = ()
+    boundary_texts: tuple[str, ...] = ()
+    max_tokens: int | None = None
 
 
 class Action:
@@ -102,6 +118,14 @@ class ThinkingPolicy:
     def mask_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Adjust next-token logits of rows that are thinking (shape: rows × vocab)."""
         return logits
+
+    def segment_plan(self, row: RowView) -> SegmentPlan:
+        """Segment backends: where the next decision can fall (vanilla: nowhere)."""
+        return SegmentPlan()
+
+    def banned_token_ids(self) -> frozenset[int]:
+        """Segment backends: tokens never sampled while thinking (sent as logit_bias -100)."""
+        return frozenset()
 
     def describe(self) -> dict:
         """The method's arguments, for the record and the report."""

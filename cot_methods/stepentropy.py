@@ -54,6 +54,8 @@ class StepEntropyArgs:
 class StepEntropyLM(CotbenchLM):
     method_name = "stepentropy"
     MethodArgs = StepEntropyArgs
+    segment_support = None
+    segment_unsupported_reason = "post-hoc step entropy needs every thinking token's full-vocabulary entropy"
 
     def run_batch(self, prompts, settings, seeds):
         engine, tokenizer = self.thinking_engine, self.tokenizer

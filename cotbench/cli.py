@@ -22,6 +22,7 @@ commands:
   report       RUN_DIR [--baseline RUN_DIR] -o OUT: Markdown, HTML, JSON, CSV and plots
   leaderboard  RUN_DIR... -o DIR: LEADERBOARD.md and a sortable index.html
   compare      BASELINE NEW [--max-acc-drop PTS] [--max-token-increase PCT] [--alpha A]: exit 0 ok, 1 regression, 2 bad input
+  testbed      build [--output DIR] [--seed N] [--steps N]: train the synthetic cot_arith model (~10 min)
   build-sft    TRACES... -o OUT.jsonl [--model M] [--skip-ratio 0.8]: compressed-CoT SFT data ([SKIP]) for TRL
 """
 
@@ -135,7 +136,26 @@ def build_sft_command(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"report": report_command, "leaderboard": leaderboard_command, "compare": compare_command, "build-sft": build_sft_command}
+def testbed_command(argv: list[str]) -> int:
+    from cotbench.cot_methods.training.testbed import TestbedConfig, build_testbed
+
+    if not argv or argv[0] != "build":
+        raise CotbenchError(f"cotbench testbed: expected the subcommand 'build', got {argv[0] if argv else 'nothing'!r}")
+    parser = _Parser(prog="cotbench testbed build")
+    parser.add_argument("--output", default=None, help="folder to write (default: the cache, where pretrained=arith-testbed looks)")
+    parser.add_argument("--seed", type=int, default=TestbedConfig.seed)
+    parser.add_argument("--steps", type=int, default=TestbedConfig.steps)
+    args = parser.parse_args(argv[1:])
+    if args.steps < 1:
+        raise CotbenchError(f"--steps {args.steps}: expected a positive integer")
+    config = TestbedConfig(seed=args.seed, steps=args.steps)
+    if args.output is None and config != TestbedConfig():
+        raise CotbenchError("--seed/--steps other than the defaults need --output DIR (the cache holds the default build)")
+    print(build_testbed(args.output, config, log=lambda message: print(message, file=sys.stderr)))
+    return 0
+
+
+COMMANDS = {"testbed": testbed_command, "report": report_command, "leaderboard": leaderboard_command, "compare": compare_command, "build-sft": build_sft_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from math import comb
 
+from cotbench.harness_tasks.arith import load_arith_dataset
 from cotbench.harness_tasks.data import LETTERS, load_dataset_dict
 from cotbench.harness_tasks.grading import DEFAULT_THINK_END, grade_choice, grade_math, split_reasoning
 
@@ -43,6 +44,18 @@ def load_gsm8k(**_):
 
 def load_mmlu(**_):
     return load_dataset_dict("mmlu")
+
+
+def load_arith_easy(**_):
+    return load_arith_dataset("easy")
+
+
+def load_arith_medium(**_):
+    return load_arith_dataset("medium")
+
+
+def load_arith_hard(**_):
+    return load_arith_dataset("hard")
 
 
 def doc_to_text_math(doc: dict) -> str:

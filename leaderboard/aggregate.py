@@ -21,7 +21,7 @@ def leaderboard_rows(run_dirs: list[str]) -> list[dict]:
         for task, samples in sorted(run.tasks.items()):
             s = summarize(samples)
             row = {
-                "model": run.model, "method": run.method, "benchmark": task, "samples": s["samples"],
+                "model": run.model, "method": run.method, "setting": run.setting, "benchmark": task, "samples": s["samples"],
                 "accuracy": s["accuracy"], "mean_total_tokens": s.get("mean_total_tokens"),
                 "mean_thinking_tokens": s.get("mean_thinking_tokens"),
                 "token_reduction": None, "token_reduction_ci": None, "accuracy_delta_pp": None,

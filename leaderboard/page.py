@@ -15,7 +15,7 @@ from cotbench.reports import plots
 from cotbench.reports.atomic import atomic_directory, safe_name
 
 COLUMNS = [
-    ("model", "model"), ("method", "method"), ("benchmark", "benchmark"), ("accuracy", "accuracy %"),
+    ("model", "model"), ("method", "method"), ("setting", "setting"), ("benchmark", "benchmark"), ("accuracy", "accuracy %"),
     ("mean_total_tokens", "mean tokens"), ("token_reduction", "token reduction %"),
     ("accuracy_delta_pp", "Δacc pp"), ("epr", "EPR"), ("samples", "n"),
 ]
@@ -102,7 +102,7 @@ def build_leaderboard(run_dirs: list[str], out_dir: str) -> Path:
     with atomic_directory(out_dir) as staging:
         charts = []
         for benchmark in sorted({r["benchmark"] for r in rows}):
-            points = [{"label": f"{r['method']} ({r['model']})"[:40], "tokens": r["mean_total_tokens"], "accuracy": r["accuracy"]}
+            points = [{"label": (f"{r['method']} {r['setting']}".strip() + f" ({r['model']})")[:48], "tokens": r["mean_total_tokens"], "accuracy": r["accuracy"]}
                       for r in rows if r["benchmark"] == benchmark and r["mean_total_tokens"] is not None]
             if points:
                 name = f"pareto_{safe_name(benchmark)}.png"

@@ -39,6 +39,13 @@ class Sample:
         return sum(g.correct for g in self.generations) / len(self.generations)
 
 
+# model_args that say how a model is loaded or run, not what the method does.
+LOADING_ARGS = frozenset(
+    {"pretrained", "gguf_file", "dtype", "torch_dtype", "device", "device_map", "batch_size", "max_batch_size",
+     "trust_remote_code", "revision", "parallelize", "attn_implementation", "low_cpu_mem_usage", "journal", "chat_template"}
+)
+
+
 @dataclass
 class Run:
     path: Path
@@ -52,6 +59,13 @@ class Run:
     @property
     def method(self) -> str:
         return self.adapter.removeprefix("cotbench-")
+
+    @property
+    def setting(self) -> str:
+        """The method's own arguments (e.g. "threshold=0.3"): what tells apart two runs of one
+        method on one model, such as the points of a threshold sweep."""
+        pairs = [part.split("=", 1) for part in self.model_args.split(",") if "=" in part]
+        return ",".join(f"{key}={value}" for key, value in pairs if key.strip() not in LOADING_ARGS)
 
 
 def _read_json(path: Path) -> dict:

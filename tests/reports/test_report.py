@@ -125,3 +125,19 @@ def test_baseline_of_another_model_or_other_tasks_is_refused(real_runs, tmp_path
 def test_missing_run_dir(tmp_path):
     proc = cotbench("report", str(tmp_path / "nope"), "-o", str(tmp_path / "o"))
     assert proc.returncode == 2 and "run directory not found" in proc.stderr
+
+
+def test_report_html_escapes_hostile_model_and_adapter_names(real_runs, tmp_path):
+    hostile_text = '<script>document.title="pwned"</script>'
+    run = tmp_path / "hostile"
+    shutil.copytree(real_runs / "vanilla", run)
+    results = next(run.rglob("results_*.json"))
+    data = json.loads(results.read_text())
+    data["config"]["model_args"] = {"pretrained": hostile_text}
+    data["config"]["model"] = "cotbench-vanilla" + hostile_text
+    results.write_text(json.dumps(data))
+    out = tmp_path / "report"
+    proc = cotbench("report", str(run), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    page = (out / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page

@@ -1,0 +1,161 @@
+"""Every `cotbench-<method>` adapter on a segment backend: `backend=vllm` (vLLM's offline
+engine) or `backend=openai` (any OpenAI-compatible server), chosen in `--model_args`.
+
+Same adapter class, same arguments, same `ThinkingPolicy`, same records: only the loop
+changes (`segment_loop.py`). The class is built on the fly as (SegmentMixin, the adapter),
+so the adapter's `make_policy` and `describe` run unchanged; the HF model is never loaded.
+Methods that need what a server cannot give (attentions, every token's full distribution)
+refuse with one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from cotbench.cot_methods.args import parse_method_args, require
+from cotbench.cot_methods.base import EngineArgs
+from cotbench.cot_methods.model_loading import resolve_pretrained
+from cotbench.cot_methods.segment_loop import SegmentSettings, SegmentThinkingLoop
+from cotbench.cot_methods.topk_entropy import DEFAULT_ESTIMATOR, ESTIMATORS
+from cotbench.errors import CotbenchError
+
+SEGMENT_BACKENDS = ("vllm", "openai")
+
+
+@dataclass
+class SegmentArgs:
+    """Arguments of the segment backends (besides the method's and the engine's)."""
+
+    base_url: str | None = None  # backend=openai: e.g. http://127.0.0.1:8000/v1
+    served_model: str | None = None  # backend=openai: the server's model name (default: pretrained)
+    api_key: str | None = None  # backend=openai: default $OPENAI_API_KEY
+    tokenizer: str | None = None  # client-side tokenizer and chat template (default: pretrained)
+    top_k: int = 20  # logprobs per probe position (vLLM's default cap is 20; OpenAI's 5)
+    entropy_estimator: str = DEFAULT_ESTIMATOR  # tail_as_one | midpoint | uniform_tail
+    concurrency: int = 8  # backend=openai: requests in flight
+    timeout: float = 600.0  # backend=openai: seconds per request
+    retries: int = 5  # backend=openai: retries of transient failures, exponential backoff
+    tensor_parallel_size: int = 1  # backend=vllm
+    gpu_memory_utilization: float = 0.9  # backend=vllm
+    max_model_len: int | None = None  # backend=vllm
+    dtype: str = "auto"  # backend=vllm
+
+    def validate(self, method: str) -> None:
+        require(self.top_k >= 1, method, "top_k", self.top_k, "an integer >= 1")
+        require(self.entropy_estimator in ESTIMATORS, method, "entropy_estimator", self.entropy_estimator, " | ".join(ESTIMATORS))
+        require(self.concurrency >= 1, method, "concurrency", self.concurrency, "an integer >= 1")
+        require(self.timeout > 0, method, "timeout", self.timeout, "a positive number of seconds")
+        require(self.retries >= 0, method, "retries", self.retries, "an integer >= 0")
+        require(self.tensor_parallel_size >= 1, method, "tensor_parallel_size", self.tensor_parallel_size, "an integer >= 1")
+        require(0 < self.gpu_memory_utilization <= 1, method, "gpu_memory_utilization", self.gpu_memory_utilization, "a fraction in (0, 1]")
+
+
+class SegmentMixin:
+    """Put before an adapter class: replaces HFLM's model loading and the HF decode loop."""
+
+    def __init__(self, backend: str, pretrained: str = "smollm2-135m", gguf_file: str | None = None, **kwargs):
+        from lm_eval.api.model import LM
+        from transformers import AutoTokenizer
+
+        method = f"cotbench-{self.method_name}"
+        if self.segment_support is None:
+            raise CotbenchError(f"{method}: backend={backend} cannot run this method ({self.segment_unsupported_reason}); use backend=hf")
+        LM.__init__(self)
+        self.engine_args = parse_method_args(EngineArgs, kwargs, method)
+        self.method_args = parse_method_args(self.MethodArgs, kwargs, method) if self.MethodArgs else None
+        self.segment_args = parse_method_args(SegmentArgs, kwargs, method)
+        for ignored in ("device", "max_batch_size", "trust_remote_code"):
+            kwargs.pop(ignored, None)
+        self.batch_size = kwargs.pop("batch_size", 1)
+        self.max_gen_toks = int(kwargs.pop("max_gen_toks", 256))
+        unknown = sorted(set(kwargs))
+        if unknown:
+            allowed = sorted({*asdict(self.engine_args), *asdict(self.segment_args), *(asdict(self.method_args) if self.method_args else ())})
+            raise CotbenchError(f"{method}: unknown model_arg {unknown[0]!r} for backend={backend} (expected some of: {', '.join(allowed)})")
+        self.backend_name = backend
+        self.cotbench_pretrained = pretrained
+        local = resolve_pretrained(pretrained, gguf_file)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.segment_args.tokenizer or local)
+        self._rank, self._world_size = 0, 1
+        self.add_bos_token = False
+        self.backend = self._make_backend(local)
+        self.segment_loop = SegmentThinkingLoop(self.backend, self.tokenizer)
+        self.policy = self.make_policy()
+        self._chat_template_applied_by_lm_eval = False
+        self.model_thinks = self.engine_args.think_end in (getattr(self.tokenizer, "chat_template", None) or "")
+
+    def _make_backend(self, local_model: str):
+        args = self.segment_args
+        if self.backend_name == "openai":
+            from cotbench.cot_methods.openai_backend import OpenAICompletionsBackend
+
+            if not args.base_url:
+                raise CotbenchError(f"cotbench-{self.method_name}: backend=openai needs base_url= (e.g. http://127.0.0.1:8000/v1)")
+            return OpenAICompletionsBackend(
+                args.base_url, args.served_model or self.cotbench_pretrained, args.api_key or os.environ.get("OPENAI_API_KEY"),
+                args.concurrency, args.timeout, args.retries,
+            )
+        from cotbench.cot_methods.vllm_backend import VLLMBackend, load_vllm
+
+        llm = load_vllm(local_model, args.tokenizer, args.dtype, args.tensor_parallel_size, args.gpu_memory_utilization,
+                        args.max_model_len, self.engine_args.seed, trust_remote_code=False)
+        return VLLMBackend(llm)
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    def chat_template(self, chat_template=False):
+        return getattr(self.tokenizer, "chat_template", None)
+
+    def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
+        self._chat_template_applied_by_lm_eval = True
+        return self.tokenizer.apply_chat_template(chat_history, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise CotbenchError(f"cotbench-{self.method_name}: backend={self.backend_name} only generates (use generate_until tasks such as cot_*)")
+
+    loglikelihood_rolling = loglikelihood
+
+    def _encode_prompt(self, text: str) -> str:
+        return text
+
+    def run_batch(self, prompts, settings, seeds):
+        segment_settings = SegmentSettings(
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature if settings.do_sample else 0.0,
+            top_p=settings.top_p,
+            seed=settings.seed,
+            stop_strings=settings.stop_strings,
+            think_end=settings.think_end,
+            close_text=settings.close_text,
+            answer_budget=settings.answer_budget,
+            entropy_unit=settings.entropy_unit,
+            top_k=self.segment_args.top_k,
+            estimator=self.segment_args.entropy_estimator,
+        )
+        began = time.perf_counter()
+        pairs = self.segment_loop.run(prompts, segment_settings, self.policy, seeds)
+        wall = time.perf_counter() - began
+        return [self._wrap(result, text, settings, wall, len(prompts), prompt) for (result, text), prompt in zip(pairs, prompts)]
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info["backend"] = {
+            "name": self.backend_name,
+            "support": self.segment_support,
+            "top_k": self.segment_args.top_k,
+            "entropy_estimator": self.segment_args.entropy_estimator,
+            "base_url": self.segment_args.base_url if self.backend_name == "openai" else None,
+        }
+        return info
+
+
+@lru_cache(maxsize=None)
+def segment_adapter(adapter_class):
+    """The segment-backend variant of an adapter class."""
+    return type(f"Segment{adapter_class.__name__}", (SegmentMixin, adapter_class), {})
+

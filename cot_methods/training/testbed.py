@@ -1,0 +1,276 @@
+"""The `cot_arith` testbed model: a tiny Llama trained from scratch to reason like an
+overthinking R1-style model on synthetic arithmetic (see `arith_traces.py`).
+
+Why: the embedded SmolLM2-135M scores about 0 on the real benchmarks and rarely says "Wait",
+so on a CPU no method can show its trade-off. This model is small enough to train in minutes
+on two cores, solves `cot_arith` when it reasons fully, says "Wait" before redundant
+verification loops and before slip corrections — so cutting thinking saves tokens and
+sometimes costs accuracy. It is a synthetic testbed, not evidence about real reasoning models.
+
+`build_testbed` is reproducible from `TestbedConfig` (seed included): a byte-level BPE
+tokenizer trained with `tokenizers` (digits split one per token, so arithmetic is learnable),
+a `LlamaForCausalLM` trained with AdamW on prompt-masked traces interleaved with arithmetic
+drills, saved as a normal
+transformers folder (with a chat template that opens thinking with "<think>\\n", as
+DeepSeek-R1-Distill's does) under the cache, keyed by the config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cotbench.cot_methods.training.arith_traces import (
+    DEFAULT_SLIP_RATE,
+    DEFAULT_TRUNCATE_RATE,
+    THINK_END,
+    THINK_START,
+    make_trace,
+)
+from cotbench.errors import CotbenchError
+from cotbench.harness_tasks.arith import LEVELS, generate_problems, evaluation_problems
+from cotbench.harness_tasks.utils import doc_to_text_math
+
+TESTBED_ALIASES = ("arith-testbed", "testbed")
+END_OF_TURN = "<|end|>"
+PAD = "<|pad|>"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}<|user|>\n{{ message['content'] }}<|end|>\n"
+    "{% elif message['role'] == 'assistant' %}<|assistant|>\n"
+    "{{ message['content'].split('</think>')[-1] }}<|end|>\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n<think>\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class TestbedConfig:
+    """Everything the built model depends on; its hash names the cache folder."""
+
+    seed: int = 0
+    level_mix: tuple[tuple[str, float], ...] = (("easy", 0.6), ("medium", 0.3), ("hard", 0.1))
+    slip_rate: float = DEFAULT_SLIP_RATE
+    truncate_rate: float = DEFAULT_TRUNCATE_RATE
+    tokenizer_vocab: int = 1024  # an upper bound; the corpus saturates near 500
+    tokenizer_corpus: int = 4000  # traces the tokenizer is trained on
+    hidden_size: int = 128
+    layers: int = 4
+    heads: int = 4
+    intermediate_size: int = 384
+    steps: int = 700  # optimizer steps on traces; each is followed by one on arithmetic drills
+    batch_size: int = 32
+    drill_batch_size: int = 64  # drill lines of `drill_equations` equations each
+    drill_equations: int = 8
+    learning_rate: float = 3e-3
+    warmup_steps: int = 60
+    weight_decay: float = 0.01
+    threads: int = 2
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def default_testbed_dir(config: TestbedConfig = TestbedConfig()) -> Path:
+    from cotbench.cot_methods.model_loading import cache_root
+
+    return cache_root() / "testbed" / f"arith-{config.key()}"
+
+
+class TraceStream:
+    """Training traces drawn level by level from `level_mix`; test problems are excluded."""
+
+    def __init__(self, config: TestbedConfig):
+        self.config = config
+        self.rng = random.Random(f"traces:{config.seed}")
+        self.held_out = {p.text for level in LEVELS for p in evaluation_problems(level)}
+        self.levels = [name for name, _ in config.level_mix]
+        self.weights = [weight for _, weight in config.level_mix]
+        self.drawn = 0
+
+    def next_text(self) -> tuple[str, str]:
+        """(prompt text, completion text) of one fresh problem."""
+        while True:
+            level = self.rng.choices(self.levels, weights=self.weights)[0]
+            problem = generate_problems(level, 1, seed=self.rng.getrandbits(48))[0]
+            if problem.text not in self.held_out:
+                break
+        self.drawn += 1
+        trace = make_trace(problem, self.rng, self.config.slip_rate, self.config.truncate_rate)
+        self.last_problem = problem
+        return doc_to_text_math({"problem": problem.text}), trace.text
+
+    def next_drill(self) -> str:
+        """A line of arithmetic facts ("17 + 9 = 26.") drawn from the same problems.
+
+        Why: the equations are a few percent of a trace's tokens, so a tiny model learns the
+        trace format long before it learns to add; packed drills (like the arithmetic in a
+        pre-training corpus) make the facts most of the loss at a fraction of the compute."""
+        equations = []
+        while len(equations) < self.config.drill_equations:
+            self.next_text()
+            problem, prev = self.last_problem, self.last_problem.start
+            for op, total in zip(problem.operations, problem.totals):
+                equations.append(f"{prev} {'+' if op.sign > 0 else '-'} {op.amount} = {total}.")
+                prev = total
+        self.rng.shuffle(equations)
+        return " ".join(equations[: self.config.drill_equations])
+
+
+def train_tokenizer(config: TestbedConfig, stream: TraceStream):
+    """Byte-level BPE (no unknown tokens: any probe text can be encoded), digits one per token."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=config.tokenizer_vocab,
+        special_tokens=[PAD, END_OF_TURN, "<|user|>", "<|assistant|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    corpus = []
+    for _ in range(config.tokenizer_corpus):
+        prompt, completion = stream.next_text()
+        corpus.append(f"{prompt}\n{THINK_START}{completion}")
+    tokenizer.train_from_iterator(corpus, trainer)
+    # Thinking markers are single, ordinary (decoded, not skipped) tokens, as in R1-Distill.
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in ("<think>", THINK_END)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token=END_OF_TURN, pad_token=PAD, chat_template=CHAT_TEMPLATE
+    )
+
+
+def _encode_example(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:
+    """Token ids of chat prompt + completion + end of turn, and the prompt's length."""
+    prompt_ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    completion_ids = tokenizer.encode(completion + END_OF_TURN, add_special_tokens=False)
+    return list(prompt_ids) + completion_ids, len(prompt_ids)
+
+
+def _pad(tokenizer, chunk: list[tuple[list[int], int]]):
+    """input_ids, attention mask and labels (-100 on prompt and padding) of one batch."""
+    import torch
+
+    width = max(len(ids) for ids, _ in chunk)
+    input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id)
+    labels = torch.full((len(chunk), width), -100)
+    attention = torch.zeros((len(chunk), width), dtype=torch.long)
+    for row, (ids, prompt_len) in enumerate(chunk):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
+        attention[row, : len(ids)] = 1
+    return input_ids, attention, labels
+
+
+def _batches(tokenizer, stream: TraceStream, config: TestbedConfig, pool_batches: int = 16):
+    """Endless (trace batch, drill batch) pairs; traces of similar length share a batch."""
+    while True:
+        pool = [_encode_example(tokenizer, *stream.next_text()) for _ in range(config.batch_size * pool_batches)]
+        pool.sort(key=lambda example: len(example[0]))
+        chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
+        stream.rng.shuffle(chunks)
+        for chunk in chunks:
+            drills = [(tokenizer.encode(stream.next_drill(), add_special_tokens=False), 0) for _ in range(config.drill_batch_size)]
+            yield _pad(tokenizer, chunk), _pad(tokenizer, drills)
+
+
+def _learning_rate(config: TestbedConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = TestbedConfig(), log=print) -> Path:
+    """Train the testbed model (or reuse the cached one) and return its folder."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    target = Path(output_dir) if output_dir else default_testbed_dir(config)
+    if (target / "config.json").is_file() and (target / "testbed.json").is_file():
+        log(f"testbed model already built: {target}")
+        return target
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    started = time.time()
+    stream = TraceStream(config)
+    tokenizer = train_tokenizer(config, stream)
+    model_config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.layers,
+        num_attention_heads=config.heads,
+        num_key_value_heads=config.heads,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    model = LlamaForCausalLM(model_config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    batches = _batches(tokenizer, stream, config)
+    model.train()
+    losses = []
+    for step in range(config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(config, step)
+        for index, (input_ids, attention, labels) in enumerate(next(batches)):
+            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if index == 0:
+                losses.append(loss.item())
+        if step % 50 == 0 or step == config.steps - 1:
+            log(f"step {step}/{config.steps}  loss {sum(losses[-50:]) / len(losses[-50:]):.4f}  {time.time() - started:.0f}s")
+    model.eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    summary = {
+        "what": "cot_arith testbed: a synthetic overthinking reasoner, not a real reasoning model",
+        "config": asdict(config),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "training_traces": stream.drawn,
+        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+        "build_seconds": round(time.time() - started, 1),
+        "torch": torch.__version__,
+    }
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    try:
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        (tmp / "testbed.json").write_text(json.dumps(summary, indent=2) + "\n")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f"built {target} in {summary['build_seconds']} s ({summary['parameters']:,} parameters)")
+    return target
+
+
+def resolve_testbed() -> Path:
+    """The default testbed folder, which must have been built (`cotbench testbed build`)."""
+    target = default_testbed_dir()
+    if not (target / "testbed.json").is_file():
+        raise CotbenchError(f"pretrained={TESTBED_ALIASES[0]}: not built yet; run `cotbench testbed build` (about 8 minutes on 2 cores)")
+    return target

@@ -1,0 +1,117 @@
+"""`cot_arith`: multi-step arithmetic word problems generated from a seed (no files, no hub).
+
+Synthetic on purpose: it is the task of our testbed model (cot_methods/training/testbed.py),
+the one setting on a CPU where a method's trade-off — fewer thinking tokens against a little
+accuracy — can be measured. It says nothing about real reasoning models.
+
+A problem is a start amount and a chain of additions and subtractions ("gets 7 more",
+"gives away 5"); the answer is an exact non-negative integer, graded by the same grader as
+the math tasks. Levels differ in the number of steps and the size of the numbers. The same
+(level, seed) always yields the same problems; the test split uses `TEST_SEED` and the
+testbed's training data other seeds, with test problems excluded from training.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from cotbench.errors import CotbenchError
+
+TEST_SEED = 20261122
+TEST_SIZE = 200  # problems per level in the test split
+
+
+@dataclass(frozen=True)
+class Level:
+    """Difficulty: how many operations, how large the start amount and each operand."""
+
+    name: str
+    steps: int
+    start: tuple[int, int]  # inclusive range of the start amount
+    operand: tuple[int, int]  # inclusive range of each added / removed amount
+
+
+LEVELS = {
+    "easy": Level("easy", steps=2, start=(2, 19), operand=(1, 9)),
+    "medium": Level("medium", steps=3, start=(10, 49), operand=(2, 19)),
+    "hard": Level("hard", steps=4, start=(20, 99), operand=(2, 49)),
+}
+
+NAMES = ("Mia", "Tom", "Ava", "Leo", "Zoe", "Sam", "Eli", "Ivy", "Max", "Kim", "Ben", "Amy")
+ITEMS = ("apples", "marbles", "stickers", "coins", "books", "cards", "shells", "pencils")
+GAINS = ("buys {n} more", "finds {n} more", "gets {n} more", "is given {n} more")
+LOSSES = ("gives away {n}", "loses {n}", "sells {n}", "uses {n}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    sign: int  # +1 adds, -1 removes
+    amount: int
+    phrase: str  # e.g. "buys 7 more"
+
+
+@dataclass(frozen=True)
+class ArithProblem:
+    id: str
+    level: str
+    name: str
+    item: str
+    start: int
+    operations: tuple[Operation, ...]
+
+    @property
+    def totals(self) -> list[int]:
+        """The running total after each operation."""
+        totals, total = [], self.start
+        for op in self.operations:
+            total += op.sign * op.amount
+            totals.append(total)
+        return totals
+
+    @property
+    def answer(self) -> int:
+        return self.totals[-1]
+
+    @property
+    def text(self) -> str:
+        sentences = [f"{self.name} has {self.start} {self.item}."]
+        for index, op in enumerate(self.operations):
+            sentences.append(f"{'Then' if index else 'First'} {self.name} {op.phrase}.")
+        sentences.append(f"How many {self.item} does {self.name} have now?")
+        return " ".join(sentences)
+
+
+def generate_problem(rng: random.Random, level: Level, problem_id: str) -> ArithProblem:
+    """One problem; removals never take the total below zero."""
+    total = rng.randint(*level.start)
+    start, operations = total, []
+    for _ in range(level.steps):
+        amount = rng.randint(*level.operand)
+        sign = -1 if amount <= total and rng.random() < 0.5 else 1
+        template = rng.choice(GAINS if sign > 0 else LOSSES)
+        operations.append(Operation(sign, amount, template.format(n=amount)))
+        total += sign * amount
+    return ArithProblem(problem_id, level.name, rng.choice(NAMES), rng.choice(ITEMS), start, tuple(operations))
+
+
+def generate_problems(level: str, count: int, seed: int) -> list[ArithProblem]:
+    """`count` problems of `level`, identical for identical (level, count, seed)."""
+    if level not in LEVELS:
+        raise CotbenchError(f"unknown cot_arith level {level!r}: expected one of {', '.join(LEVELS)}")
+    if count < 1:
+        raise CotbenchError(f"cot_arith count={count!r}: expected a positive integer")
+    rng = random.Random(f"{level}:{seed}")
+    return [generate_problem(rng, LEVELS[level], f"arith-{level}-{seed}-{i:05d}") for i in range(count)]
+
+
+def evaluation_problems(level: str) -> list[ArithProblem]:
+    return generate_problems(level, TEST_SIZE, TEST_SEED)
+
+
+def load_arith_dataset(level: str):
+    """The test split of one level as lm-eval's `custom_dataset` expects (id, problem, answer)."""
+    import datasets
+
+    rows = [{"id": p.id, "problem": p.text, "answer": str(p.answer), "level": p.level} for p in evaluation_problems(level)]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
