@@ -226,7 +226,7 @@ class CotbenchLM(HFLM):
                 text = text.split(stop)[0]
         closed = result.closed_by is not None
         thinking = result.kinds.count("thinking") if (closed or self.model_thinks) else 0
-        total = len(result.token_ids)
+        total = len(result.kinds)  # kinds: one per generated token, on every backend
         record = {
             "thinking_tokens": thinking,
             "answer_tokens": total - thinking,

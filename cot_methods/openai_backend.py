@@ -3,7 +3,11 @@ a hosted endpoint): raw-prompt `/v1/completions` with stop strings, top-k `logpr
 `logit_bias`.
 
 Raw completions, not chat: the chat template is applied on our side, so a probe appends to
-the exact text the model has seen. Requests of one round go out concurrently (at most
+the exact text the model has seen. With `token_ids` (default) prompts go out as token ids and
+the server is asked to return the generated ids (`return_token_ids`, vLLM), so a
+continuation sees exactly the tokens the model sampled (`continuation_ids.py`); re-tokenised
+text can split "\n\n" differently and push a small model off its distribution. Servers that
+take only text: `token_ids=false`. Requests of one round go out concurrently (at most
 `concurrency` at a time); transient failures (connection errors, timeouts, 408/429/5xx) are
 retried with exponential backoff; anything else, or a server still failing after the
 retries, is one clear error — and with `journal=` a rerun resumes from the finished samples.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from cotbench.cot_methods.continuation_ids import ContinuationIds
 from cotbench.cot_methods.segment_loop import Segment, SegmentRequest
 from cotbench.errors import CotbenchError
 
@@ -22,7 +27,8 @@ TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 class OpenAICompletionsBackend:
     def __init__(self, base_url: str, model: str, api_key: str | None = None, concurrency: int = 8,
-                 timeout_s: float = 600.0, retries: int = 5, backoff_s: float = 1.0, session=None):
+                 timeout_s: float = 600.0, retries: int = 5, backoff_s: float = 1.0, session=None,
+                 tokenizer=None):
         import requests
 
         self.url = base_url.rstrip("/") + "/completions"
@@ -30,11 +36,12 @@ class OpenAICompletionsBackend:
         self.retries, self.backoff_s = retries, backoff_s
         self.session = session or requests.Session()
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.ids = ContinuationIds(tokenizer) if tokenizer is not None else None
 
     def payload(self, request: SegmentRequest) -> dict:
         body = {
             "model": self.model,
-            "prompt": request.prompt,
+            "prompt": self.ids.encode(request.prompt) if self.ids else request.prompt,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
@@ -46,6 +53,8 @@ class OpenAICompletionsBackend:
             body["stop"] = list(request.stop)
         if request.top_logprobs:
             body["logprobs"] = request.top_logprobs
+        if self.ids:
+            body["return_token_ids"] = True
         if request.banned_ids:
             body["logit_bias"] = {str(token_id): -100 for token_id in sorted(request.banned_ids)}
         return body
@@ -91,9 +100,13 @@ class OpenAICompletionsBackend:
         logprobs = choice.get("logprobs") or {}
         top = [sorted(position.values(), reverse=True) for position in (logprobs.get("top_logprobs") or []) if position]
         tokens = (data.get("usage") or {}).get("completion_tokens")  # includes a matched stop string's tokens
+        if self.ids and isinstance(choice.get("token_ids"), list):
+            prompt_ids = choice.get("prompt_token_ids") or self.ids.encode(request.prompt)
+            self.ids.remember_segment(request.prompt, prompt_ids, choice["token_ids"], text, matched)
         return Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []))
 
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
+        bodies = [self.payload(r) for r in requests]  # here, not in the threads: the id memory is not thread-safe
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool:
-            answers = list(pool.map(lambda r: self._post(self.payload(r)), requests))
+            answers = list(pool.map(self._post, bodies))
         return [self.parse(data, request) for data, request in zip(answers, requests)]

@@ -38,6 +38,7 @@ class SegmentArgs:
     concurrency: int = 8  # backend=openai: requests in flight
     timeout: float = 600.0  # backend=openai: seconds per request
     retries: int = 5  # backend=openai: retries of transient failures, exponential backoff
+    token_ids: bool = True  # backend=openai: send token-id prompts, ask for generated ids (vLLM, SGLang)
     tensor_parallel_size: int = 1  # backend=vllm
     gpu_memory_utilization: float = 0.9  # backend=vllm
     max_model_len: int | None = None  # backend=vllm
@@ -69,8 +70,8 @@ class SegmentMixin:
         self.segment_args = parse_method_args(SegmentArgs, kwargs, method)
         for ignored in ("device", "max_batch_size", "trust_remote_code"):
             kwargs.pop(ignored, None)
-        self.batch_size = kwargs.pop("batch_size", 1)
-        self.max_gen_toks = int(kwargs.pop("max_gen_toks", 256))
+        self.batch_size_per_gpu = kwargs.pop("batch_size", 1)  # HFLM's `batch_size` reads it
+        self._device = "cpu"  # the client's; the model lives in the backend
         unknown = sorted(set(kwargs))
         if unknown:
             allowed = sorted({*asdict(self.engine_args), *asdict(self.segment_args), *(asdict(self.method_args) if self.method_args else ())})
@@ -96,17 +97,13 @@ class SegmentMixin:
                 raise CotbenchError(f"cotbench-{self.method_name}: backend=openai needs base_url= (e.g. http://127.0.0.1:8000/v1)")
             return OpenAICompletionsBackend(
                 args.base_url, args.served_model or self.cotbench_pretrained, args.api_key or os.environ.get("OPENAI_API_KEY"),
-                args.concurrency, args.timeout, args.retries,
+                args.concurrency, args.timeout, args.retries, tokenizer=self.tokenizer if args.token_ids else None,
             )
         from cotbench.cot_methods.vllm_backend import VLLMBackend, load_vllm
 
         llm = load_vllm(local_model, args.tokenizer, args.dtype, args.tensor_parallel_size, args.gpu_memory_utilization,
                         args.max_model_len, self.engine_args.seed, trust_remote_code=False)
         return VLLMBackend(llm)
-
-    @property
-    def tokenizer_name(self) -> str:
-        return self.tokenizer.name_or_path.replace("/", "__")
 
     def chat_template(self, chat_template=False):
         return getattr(self.tokenizer, "chat_template", None)
@@ -141,6 +138,11 @@ class SegmentMixin:
         pairs = self.segment_loop.run(prompts, segment_settings, self.policy, seeds)
         wall = time.perf_counter() - began
         return [self._wrap(result, text, settings, wall, len(prompts), prompt) for (result, text), prompt in zip(pairs, prompts)]
+
+    def get_model_info(self) -> dict:
+        """lm-eval's results header: the model is served, so its size is not known here."""
+        return {"model_backend": self.backend_name, "model_name": self.cotbench_pretrained,
+                "base_url": self.segment_args.base_url}
 
     def describe(self) -> dict:
         info = super().describe()

@@ -37,10 +37,12 @@ for tau in 0.02 0.1 0.4; do
   run "entrocut-$tau" entrocut ",threshold=$tau,min_thinking_tokens=0"
 done
 run nowait nowait ""
-run budget-48 budget ",thinking_budget=48"
+for budget in 48 96; do  # s1's answer prefix set to this model's own answer format
+  run "budget-$budget" budget ",thinking_budget=$budget,answer_prefix=**Final Answer**\\n"
+done
 run deer deer ""
 run dynasor dynasor ",chunk_size=32"
-run eat eat ""
+run eat eat ",min_steps=3"  # the default ⌈4/α⌉ = 20 steps is more than these traces have
 $CB report "$OUT/arith/entrocut-0.1" --baseline "$OUT/arith/vanilla" -o "$OUT/arith/report"
 $CB leaderboard "${RUNS[@]}" -o "$OUT/arith/leaderboard"
 cat "$OUT/arith/leaderboard/LEADERBOARD.md"

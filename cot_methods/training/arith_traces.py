@@ -6,8 +6,9 @@ The traces imitate what makes real reasoning models overthink, with known ground
   varied wording, then "So the answer is N.";
 - on `slip_rate` of the problems whose first step is an addition with a carry, that step
   forgets the carry (17 + 5 = 12); the chain goes on from the wrong total, states a wrong
-  answer, and a later "Wait, …" step catches the slip and redoes the chain — so reflection is
-  sometimes useful and cutting at the first "Wait" costs accuracy, as in real models;
+  answer, and a later "Wait, …" step catches the slip and redoes the chain — meant to make
+  reflection sometimes useful. Measured: the built model never slips at inference (it learns
+  its sums from the correct drills of testbed.py), so on the testbed it is not;
 - then 0–4 redundant verification loops ("Wait, let me double-check. …") that recompute the
   same numbers and change nothing — the overthinking the methods should cut;
 - then "</think>", and the answer "**Final Answer**\\n\\boxed{N}" (the DeepSeek-R1 habit, and

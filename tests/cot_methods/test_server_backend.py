@@ -156,3 +156,23 @@ def test_unreachable_server_is_retried_then_one_line_error(smollm2_path):
     with pytest.raises(CotbenchError, match=r"ConnectionError after 2 retries"):
         backend.complete([SegmentRequest("hi", 4)])
     assert time.time() - began < 30
+
+
+@needs_vllm
+def test_entrocut_on_vllms_offline_engine(arith_testbed, tmp_path):
+    """backend=vllm: the same adapter inside vLLM's own engine (prefix caching on)."""
+    env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", OMP_NUM_THREADS="2")
+    proc = subprocess.run(
+        [VLLM_PYTHON, "-m", "cotbench.cli", "eval", "--model", "cotbench-entrocut",
+         "--model_args", "pretrained=arith-testbed,backend=vllm,dtype=float32,max_model_len=1024,threshold=0.2,min_thinking_tokens=0",
+         "--tasks", "cot_arith_easy", "--limit", "4", "--batch_size", "4", "--apply_chat_template", "--gen_kwargs", "temperature=0",
+         "--log_samples", "--output_path", str(tmp_path)],
+        capture_output=True, text=True, timeout=900, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [path] = tmp_path.rglob("samples_cot_arith_easy_*.jsonl")
+    records = [g for line in path.open() for g in json.loads(line)["cotbench"]["generations"]]
+    assert all(r["adapter"]["backend"]["name"] == "vllm" for r in records)
+    assert any(r["closed_by"] == "method" for r in records)
+    probe = next(p for r in records for p in r["probes"])
+    assert probe["entropy_estimate"]["top_k"] == 20 and len(probe["entropies"]) == len(probe["entropy_estimate"]["lower"])
