@@ -82,7 +82,7 @@ class OpenAICompletionsBackend:
                 delay *= 2
         raise CotbenchError(f"{self.url}: {failure} after {self.retries} retries (the journal keeps finished samples; rerun to resume)")
 
-    def parse(self, data: dict, request: SegmentRequest) -> Segment:
+    def parse(self, data: dict, request: SegmentRequest, sent_prompt=None) -> Segment:
         try:
             choice = data["choices"][0]
         except (KeyError, IndexError, TypeError):
@@ -101,7 +101,7 @@ class OpenAICompletionsBackend:
         top = [sorted(position.values(), reverse=True) for position in (logprobs.get("top_logprobs") or []) if position]
         tokens = (data.get("usage") or {}).get("completion_tokens")  # includes a matched stop string's tokens
         if self.ids and isinstance(choice.get("token_ids"), list):
-            prompt_ids = choice.get("prompt_token_ids") or self.ids.encode(request.prompt)
+            prompt_ids = sent_prompt if isinstance(sent_prompt, list) else self.ids.encode(request.prompt)
             self.ids.remember_segment(request.prompt, prompt_ids, choice["token_ids"], text, matched)
         return Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []))
 
@@ -109,4 +109,4 @@ class OpenAICompletionsBackend:
         bodies = [self.payload(r) for r in requests]  # here, not in the threads: the id memory is not thread-safe
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool:
             answers = list(pool.map(self._post, bodies))
-        return [self.parse(data, request) for data, request in zip(answers, requests)]
+        return [self.parse(data, request, body["prompt"]) for data, request, body in zip(answers, requests, bodies)]

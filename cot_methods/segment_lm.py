@@ -18,7 +18,7 @@ from functools import lru_cache
 from cotbench.cot_methods.args import parse_method_args, require
 from cotbench.cot_methods.base import EngineArgs
 from cotbench.cot_methods.model_loading import resolve_pretrained
-from cotbench.cot_methods.segment_loop import SegmentSettings, SegmentThinkingLoop
+from cotbench.cot_methods.segment_loop import SegmentThinkingLoop
 from cotbench.cot_methods.topk_entropy import DEFAULT_ESTIMATOR, ESTIMATORS
 from cotbench.errors import CotbenchError
 
@@ -83,7 +83,7 @@ class SegmentMixin:
         self._rank, self._world_size = 0, 1
         self.add_bos_token = False
         self.backend = self._make_backend(local)
-        self.segment_loop = SegmentThinkingLoop(self.backend, self.tokenizer)
+        self.segment_loop = SegmentThinkingLoop(self.backend, self.tokenizer, self.segment_args.top_k, self.segment_args.entropy_estimator)
         self.policy = self.make_policy()
         self._chat_template_applied_by_lm_eval = False
         self.model_thinks = self.engine_args.think_end in (getattr(self.tokenizer, "chat_template", None) or "")
@@ -121,21 +121,8 @@ class SegmentMixin:
         return text
 
     def run_batch(self, prompts, settings, seeds):
-        segment_settings = SegmentSettings(
-            max_new_tokens=settings.max_new_tokens,
-            temperature=settings.temperature if settings.do_sample else 0.0,
-            top_p=settings.top_p,
-            seed=settings.seed,
-            stop_strings=settings.stop_strings,
-            think_end=settings.think_end,
-            close_text=settings.close_text,
-            answer_budget=settings.answer_budget,
-            entropy_unit=settings.entropy_unit,
-            top_k=self.segment_args.top_k,
-            estimator=self.segment_args.entropy_estimator,
-        )
         began = time.perf_counter()
-        pairs = self.segment_loop.run(prompts, segment_settings, self.policy, seeds)
+        pairs = self.segment_loop.run(prompts, settings, self.policy, seeds)
         wall = time.perf_counter() - began
         return [self._wrap(result, text, settings, wall, len(prompts), prompt) for (result, text), prompt in zip(pairs, prompts)]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cotbench.cot_methods.engine import RowResult
+from cotbench.cot_methods.engine import DecodeSettings, RowResult
 from cotbench.cot_methods.policy import CloseThinking, Probe, ProbeResult, ProbeSpec, RowView, SegmentPlan, ThinkingPolicy
 from cotbench.cot_methods.topk_entropy import DEFAULT_ESTIMATOR, topk_entropy, topk_entropy_bounds
 
@@ -51,21 +51,6 @@ class Segment:
     token_texts: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SegmentSettings:
-    max_new_tokens: int
-    temperature: float
-    top_p: float
-    seed: int
-    stop_strings: tuple[str, ...]
-    think_end: str
-    close_text: str
-    answer_budget: int | None
-    entropy_unit: str
-    top_k: int  # logprobs per probe position
-    estimator: str = DEFAULT_ESTIMATOR
-
-
 @dataclass
 class _Row:
     index: int
@@ -79,6 +64,7 @@ class _Row:
     probe_tokens: int = 0
     held: str | None = None  # a trigger text matched as a stop string, not yet fed
     held_tokens: int = 0
+    plan: SegmentPlan = field(default_factory=SegmentPlan)  # of the last thinking request
     probe: ProbeSpec | None = None
     probe_text: str = ""
     probes: list[dict] = field(default_factory=list)
@@ -94,15 +80,16 @@ class _Row:
 class SegmentThinkingLoop:
     """Runs rows through a `ThinkingPolicy` on a segment backend (`complete(requests)`)."""
 
-    def __init__(self, backend, tokenizer):
+    def __init__(self, backend, tokenizer, top_k: int = 20, estimator: str = DEFAULT_ESTIMATOR):
         self.backend = backend
         self.tokenizer = tokenizer
         self.vocab_size = len(tokenizer)
+        self.top_k, self.estimator = top_k, estimator  # logprobs per probe position; topk_entropy.py
 
     def count(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False)) if text else 0
 
-    def run(self, prompts: list[str], settings: SegmentSettings, policy: ThinkingPolicy, row_seeds: list[int]) -> list[tuple[RowResult, str]]:
+    def run(self, prompts: list[str], settings: DecodeSettings, policy: ThinkingPolicy, row_seeds: list[int]) -> list[tuple[RowResult, str]]:
         """(accounting, generated text) per prompt."""
         rows = [_Row(i, prompt, settings.seed + seed) for i, (prompt, seed) in enumerate(zip(prompts, row_seeds))]
         while True:
@@ -123,7 +110,7 @@ class SegmentThinkingLoop:
         return [self._result(row) for row in rows]
 
     # -- one row ------------------------------------------------------------------------
-    def _view(self, row: _Row, settings: SegmentSettings) -> RowView:
+    def _view(self, row: _Row, settings: DecodeSettings) -> RowView:
         return RowView(
             thinking_tokens=row.thinking_tokens,
             last_token_id=None,
@@ -134,17 +121,21 @@ class SegmentThinkingLoop:
             tail_text=lambda: row.thinking[-64:],
         )
 
+    @staticmethod
+    def _temperature(settings: DecodeSettings) -> float:
+        return settings.temperature if settings.do_sample else 0.0
+
     def _used(self, row: _Row) -> int:
         return row.thinking_tokens + row.answer_tokens
 
-    def _next_request(self, row: _Row, settings: SegmentSettings, policy: ThinkingPolicy) -> SegmentRequest | None:
+    def _next_request(self, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> SegmentRequest | None:
         seed = row.seed + 7919 * row.requests
         if row.phase == PROBING:
             return SegmentRequest(
                 prompt=row.prompt + row.thinking + row.probe_text,
                 max_tokens=row.probe.max_tokens,
                 stop=tuple(row.probe.stop_texts),
-                top_logprobs=settings.top_k,
+                top_logprobs=self.top_k,
             )
         left = settings.max_new_tokens - self._used(row)
         if row.phase == ANSWER:
@@ -152,7 +143,7 @@ class SegmentThinkingLoop:
             if limit <= 0:
                 row.phase, row.finish_reason = DONE, "length"
                 return None
-            return SegmentRequest(row.prompt + row.thinking + row.answer, limit, settings.temperature, settings.top_p, seed, settings.stop_strings)
+            return SegmentRequest(row.prompt + row.thinking + row.answer, limit, self._temperature(settings), settings.top_p, seed, settings.stop_strings)
         if left <= 0:
             row.phase, row.finish_reason = DONE, "length"
             return None
@@ -162,14 +153,15 @@ class SegmentThinkingLoop:
             if row.phase != THINKING:
                 return None
             plan = SegmentPlan(plan.stop_texts, plan.boundary_texts, None)  # fed: think on
+        row.plan = plan  # what the segment's stop texts mean when it comes back
         limit = left if plan.max_tokens is None else min(left, plan.max_tokens)
         stops = tuple(dict.fromkeys((*plan.stop_texts, *plan.boundary_texts, settings.think_end)))
         return SegmentRequest(
-            row.prompt + row.thinking, limit, settings.temperature, settings.top_p, seed, stops,
+            row.prompt + row.thinking, limit, self._temperature(settings), settings.top_p, seed, stops,
             banned_ids=policy.banned_token_ids(),
         )
 
-    def _absorb(self, row: _Row, segment: Segment, settings: SegmentSettings, policy: ThinkingPolicy) -> None:
+    def _absorb(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
         if segment.tokens < 0:
             segment.tokens = self.count(segment.text) + self.count(segment.matched_stop or "")
         stop_tokens = min(segment.tokens, self.count(segment.matched_stop or ""))
@@ -200,8 +192,7 @@ class SegmentThinkingLoop:
             row.closed_by, row.phase = "model", ANSWER
             self._limit_answer(row, settings)
             return
-        plan = policy.segment_plan(self._view(row, settings))
-        if stop in plan.boundary_texts:
+        if stop in row.plan.boundary_texts:
             row.thinking += stop
             row.thinking_tokens += stop_tokens
             self._decide(row, NO_TOKEN, settings, policy)
@@ -210,7 +201,7 @@ class SegmentThinkingLoop:
             ids = self.tokenizer.encode(row.held, add_special_tokens=False)
             self._decide(row, ids[0] if len(ids) == 1 else NO_TOKEN, settings, policy)
 
-    def _decide(self, row: _Row, token_id: int, settings: SegmentSettings, policy: ThinkingPolicy) -> None:
+    def _decide(self, row: _Row, token_id: int, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
         action = policy.on_token(self._view(row, settings), token_id)
         if isinstance(action, Probe):
             row.phase, row.probe = PROBING, action.spec
@@ -226,7 +217,7 @@ class SegmentThinkingLoop:
             row.thinking_tokens += row.held_tokens
         row.held, row.held_tokens = None, 0
 
-    def _close(self, row: _Row, settings: SegmentSettings, reason: str, final_text: str | None = None, answer_prefix: str = "") -> None:
+    def _close(self, row: _Row, settings: DecodeSettings, reason: str, final_text: str | None = None, answer_prefix: str = "") -> None:
         row.held = None
         row.closed_by, row.cut_position, row.cut_reason = "method", row.thinking_tokens, reason
         forced = final_text if final_text is not None else settings.close_text + answer_prefix
@@ -238,15 +229,15 @@ class SegmentThinkingLoop:
         row.phase = ANSWER
         self._limit_answer(row, settings)
 
-    def _limit_answer(self, row: _Row, settings: SegmentSettings) -> None:
+    def _limit_answer(self, row: _Row, settings: DecodeSettings) -> None:
         if settings.answer_budget is not None:
             row.answer_limit = settings.answer_budget
 
-    def _absorb_probe(self, row: _Row, segment: Segment, settings: SegmentSettings, policy: ThinkingPolicy) -> None:
+    def _absorb_probe(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
         scale = 1 / math.log(2) if settings.entropy_unit == "bits" else 1.0
         positions = segment.top_logprobs or [[0.0]]
         bounds = [topk_entropy_bounds(lps, self.vocab_size) for lps in positions]
-        entropies = [topk_entropy(lps, self.vocab_size, settings.estimator) * scale for lps in positions]
+        entropies = [topk_entropy(lps, self.vocab_size, self.estimator) * scale for lps in positions]
         max_probs = [math.exp(lps[0]) if lps else 0.0 for lps in positions]
         result = ProbeResult(entropies, max_probs, [], segment.text + (segment.matched_stop or ""), segment.token_texts or None)
         row.probe_tokens += len(row.probe.prefix_ids) + segment.tokens
@@ -261,8 +252,8 @@ class SegmentThinkingLoop:
                 "score": decision.score,
                 "decision": "cut" if decision.cut else "continue",
                 "entropy_estimate": {
-                    "top_k": settings.top_k,
-                    "estimator": settings.estimator,
+                    "top_k": self.top_k,
+                    "estimator": self.estimator,
                     "lower": [round(lo * scale, 6) for lo, _ in bounds],
                     "upper": [round(up * scale, 6) for _, up in bounds],
                 },

@@ -148,3 +148,14 @@ def teacher_forced_token_stats(model, context_ids: list[int], target_ids: list[i
     entropies = entropy_from_logits(logits).tolist()
     probs = torch.softmax(logits, dim=-1).gather(1, torch.tensor(target_ids, device=logits.device)[:, None])[:, 0].tolist()
     return entropies, probs
+
+
+def score_thinking_steps(model, tokenizer, context_ids: list[int], thinking: str, score: str = "mean"):
+    """(decoded thinking, its steps, each step's score) from ONE teacher-forced pass: the
+    pipeline the SFT builder and the step-entropy analyses share."""
+    thinking_ids = tokenizer.encode(thinking, add_special_tokens=False)
+    entropies, probs = teacher_forced_token_stats(model, context_ids, thinking_ids)
+    decoded = tokenizer.decode(thinking_ids)
+    steps = split_steps(decoded)
+    owners = assign_tokens_to_steps(token_char_spans(tokenizer, thinking_ids), steps)
+    return decoded, steps, score_steps(owners, entropies, probs, len(steps), score)

@@ -16,16 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cotbench.cot_methods.steps import (
-    DEFAULT_SKIP_RATIO,
-    assign_tokens_to_steps,
-    compress_thinking,
-    score_steps,
-    split_steps,
-    steps_to_skip,
-    teacher_forced_token_stats,
-    token_char_spans,
-)
+from cotbench.cot_methods.steps import DEFAULT_SKIP_RATIO, compress_thinking, score_thinking_steps, steps_to_skip
 from cotbench.errors import CotbenchError
 from cotbench.harness_tasks.grading import DEFAULT_THINK_END
 
@@ -60,12 +51,8 @@ def compress_trace(model, tokenizer, problem: str, response: str, skip_ratio: fl
     thinking, answer = response.split(think_end, 1)
     prompt_text = tokenizer.apply_chat_template([{"role": "user", "content": problem}], tokenize=False, add_generation_prompt=True) if getattr(tokenizer, "chat_template", None) else problem
     context = tokenizer.encode(prompt_text, add_special_tokens=False)
-    thinking_ids = tokenizer.encode(thinking, add_special_tokens=False)
-    entropies, probs = teacher_forced_token_stats(model, context, thinking_ids)
-    decoded = tokenizer.decode(thinking_ids)
-    steps = split_steps(decoded)
-    owners = assign_tokens_to_steps(token_char_spans(tokenizer, thinking_ids), steps)
-    skipped = steps_to_skip(score_steps(owners, entropies, probs, len(steps), score), skip_ratio)
+    decoded, steps, scores = score_thinking_steps(model, tokenizer, context, thinking, score)
+    skipped = steps_to_skip(scores, skip_ratio)
     compressed = compress_thinking(decoded, steps, skipped)
     return {
         "prompt": [{"role": "user", "content": problem}],

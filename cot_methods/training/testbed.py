@@ -94,17 +94,20 @@ class TraceStream:
         self.weights = [weight for _, weight in config.level_mix]
         self.drawn = 0
 
-    def next_text(self) -> tuple[str, str]:
-        """(prompt text, completion text) of one fresh problem."""
+    def next_trace(self):
+        """The trace of one fresh problem (test problems skipped)."""
         while True:
             level = self.rng.choices(self.levels, weights=self.weights)[0]
             problem = generate_problems(level, 1, seed=self.rng.getrandbits(48))[0]
             if problem.text not in self.held_out:
                 break
         self.drawn += 1
-        trace = make_trace(problem, self.rng, self.config.slip_rate, self.config.truncate_rate)
-        self.last_problem = problem
-        return doc_to_text_math({"problem": problem.text}), trace.text
+        return make_trace(problem, self.rng, self.config.slip_rate, self.config.truncate_rate)
+
+    def next_text(self) -> tuple[str, str]:
+        """(prompt text, completion text) of one fresh problem."""
+        trace = self.next_trace()
+        return doc_to_text_math({"problem": trace.problem.text}), trace.text
 
     def next_drill(self) -> str:
         """A line of arithmetic facts ("17 + 9 = 26.") drawn from the same problems.
@@ -114,8 +117,8 @@ class TraceStream:
         pre-training corpus) make the facts most of the loss at a fraction of the compute."""
         equations = []
         while len(equations) < self.config.drill_equations:
-            self.next_text()
-            problem, prev = self.last_problem, self.last_problem.start
+            problem = self.next_trace().problem  # drawn like a trace, so the random stream is the same
+            prev = problem.start
             for op, total in zip(problem.operations, problem.totals):
                 equations.append(f"{prev} {'+' if op.sign > 0 else '-'} {op.amount} = {total}.")
                 prev = total

@@ -18,7 +18,7 @@ from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
 from cotbench.cot_methods.entrocut import EntroCutArgs, EntroCutPolicy
 from cotbench.cot_methods.nowait import NoWaitPolicy
 from cotbench.cot_methods.policy import ThinkingPolicy
-from cotbench.cot_methods.segment_loop import SegmentSettings, SegmentThinkingLoop
+from cotbench.cot_methods.segment_loop import SegmentThinkingLoop
 from cotbench.cot_methods.vocabulary import reflection_token_ids, trigger_token_ids
 from cotbench.harness_tasks.arith import evaluation_problems
 from cotbench.harness_tasks.utils import doc_to_text_math
@@ -64,9 +64,8 @@ def run_both(testbed, policy, top_k):
     engine = ThinkingEngine(model, tokenizer)
     decode = DecodeSettings(max_new_tokens=MAX_NEW, eos_token_ids=frozenset({tokenizer.eos_token_id}))
     hf = engine.run([tokenizer.encode(p, add_special_tokens=False) for p in prompts], decode, policy, row_seeds=list(range(len(prompts))))
-    loop = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer)
-    settings = SegmentSettings(MAX_NEW, 0.0, 1.0, decode.seed, (), "</think>", decode.close_text, None, "nats", top_k)
-    segment = loop.run(prompts, settings, policy, list(range(len(prompts))))
+    loop = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer, top_k)
+    segment = loop.run(prompts, decode, policy, list(range(len(prompts))))
     return [(r, engine.decode(r.token_ids)) for r in hf], segment
 
 

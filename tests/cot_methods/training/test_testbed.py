@@ -9,7 +9,7 @@ from statistics import mean
 
 import pytest
 
-from cotbench.cot_methods.steps import assign_tokens_to_steps, score_steps, split_steps, teacher_forced_token_stats, token_char_spans
+from cotbench.cot_methods.steps import score_thinking_steps
 
 SAMPLES = 60
 ENTROCUT_ARGS = "min_thinking_tokens=0,threshold=0.3"
@@ -66,12 +66,8 @@ def test_step_entropy_finds_verification_loops_low_entropy(runs, arith_testbed):
         thinking = sample["resps"][0][0].split("</think>")[0]
         prompt = sample["arguments"]["gen_args_0"]["arg_0"]  # already chat-templated by lm-eval
         context = tokenizer.encode(prompt, add_special_tokens=False)
-        target = tokenizer.encode(thinking, add_special_tokens=False)
-        entropies, probs = teacher_forced_token_stats(model, context, target)
-        decoded = tokenizer.decode(target)
-        steps = split_steps(decoded)
-        owners = assign_tokens_to_steps(token_char_spans(tokenizer, target), steps)
-        for step, score in zip(steps, score_steps(owners, entropies, probs, len(steps), "mean")):
+        decoded, steps, scores = score_thinking_steps(model, tokenizer, context, thinking, "mean")
+        for step, score in zip(steps, scores):
             (loop_scores if step.text(decoded).startswith("Wait, let me") else other_scores).append(score)
     assert loop_scores and other_scores
     assert mean(loop_scores) < mean(other_scores)
