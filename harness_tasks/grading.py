@@ -233,7 +233,8 @@ def _equivalent(gold_parsed: list, predicted: list) -> bool:
     return bool(mv.verify(gold_parsed, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
 
 
-def _check_extraction(extraction: str) -> None:
+def check_extraction_mode(extraction: str) -> None:
+    """One clear error for an unknown `extraction` task option."""
     if extraction not in EXTRACTION_MODES:
         from cotbench.errors import CotbenchError
 
@@ -244,7 +245,7 @@ def grade_math(
     response: str, gold: str, think_end: str | None = DEFAULT_THINK_END, extraction: str = DEFAULT_EXTRACTION
 ) -> Verdict:
     """Verdict of a free-form math answer against its gold (math-verify equivalence)."""
-    _check_extraction(extraction)  # a bad task option is a usage error, raised before any grading
+    check_extraction_mode(extraction)  # a bad task option is a usage error, raised before any grading
     extracted = extracted_by = None
     try:
         _thinking, answer_text, _closed = split_reasoning(response or "", think_end)
@@ -343,7 +344,7 @@ def grade_choice(
 ) -> Verdict:
     """Verdict of a multiple-choice answer by letter; with `choices`, a boxed or stated option
     text counts as that option's letter (models often box "Paris" rather than "B")."""
-    _check_extraction(extraction)
+    check_extraction_mode(extraction)
     try:
         _thinking, answer_text, _closed = split_reasoning(response or "", think_end)
         letter, extracted_by = extract_choice_with_source(answer_text, choices, extraction)
