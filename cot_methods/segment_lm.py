@@ -40,7 +40,8 @@ class SegmentArgs:
     retries: int = 5  # backend=openai: retries of transient failures, exponential backoff
     token_ids: bool = True  # backend=openai: send token-id prompts, ask for generated ids (vLLM, SGLang)
     tensor_parallel_size: int = 1  # backend=vllm
-    gpu_memory_utilization: float = 0.9  # backend=vllm
+    gpu_memory_utilization: float | None = None  # backend=vllm: default vLLM's 0.9 on GPU; on CPU see kv_cache_memory_bytes
+    kv_cache_memory_bytes: int | None = None  # backend=vllm: default on CPU sized from free memory (vllm_memory.py)
     max_model_len: int | None = None  # backend=vllm
     dtype: str = "auto"  # backend=vllm
 
@@ -51,7 +52,10 @@ class SegmentArgs:
         require(self.timeout > 0, method, "timeout", self.timeout, "a positive number of seconds")
         require(self.retries >= 0, method, "retries", self.retries, "an integer >= 0")
         require(self.tensor_parallel_size >= 1, method, "tensor_parallel_size", self.tensor_parallel_size, "an integer >= 1")
-        require(0 < self.gpu_memory_utilization <= 1, method, "gpu_memory_utilization", self.gpu_memory_utilization, "a fraction in (0, 1]")
+        require(self.gpu_memory_utilization is None or 0 < self.gpu_memory_utilization <= 1, method, "gpu_memory_utilization",
+                self.gpu_memory_utilization, "a fraction in (0, 1]")
+        require(self.kv_cache_memory_bytes is None or self.kv_cache_memory_bytes > 0, method, "kv_cache_memory_bytes",
+                self.kv_cache_memory_bytes, "a positive number of bytes, e.g. 2e9")
 
 
 class SegmentMixin:
@@ -102,7 +106,7 @@ class SegmentMixin:
         from .vllm_backend import VLLMBackend, load_vllm
 
         llm = load_vllm(local_model, args.tokenizer, args.dtype, args.tensor_parallel_size, args.gpu_memory_utilization,
-                        args.max_model_len, self.engine_args.seed, trust_remote_code=False)
+                        args.max_model_len, self.engine_args.seed, trust_remote_code=False, kv_cache_memory_bytes=args.kv_cache_memory_bytes)
         return VLLMBackend(llm)
 
     def chat_template(self, chat_template=False):
