@@ -2,7 +2,10 @@
 official code iie-ycx/DEER).
 
 At a "Wait" the model is asked for a trial answer: the probe "\\n**Final Answer**\\n\\boxed"
-is appended and up to 20 tokens are decoded greedily, stopping at a closing brace. The
+is appended and up to 20 tokens are decoded greedily, stopping where the boxed answer ends
+(vllm-deer.py's stop strings: a "}" followed by a space, newline, "." "\\" or "}", or
+")}": never inside `\\frac{1}{2}`, whose inner "}{" is no stop; an inner "}}", as in
+`\\frac{\\sqrt{3}}{2}`, still ends it early, as in the official code). The
 confidence is the mean (official R1 code, `avg1`, default) or geometric mean (paper's
 formula, Qwen3 code) of the trial answer's max token probabilities, skipping the first token
 ('{'). Above λ = 0.95 thinking ends; otherwise "Wait" is kept and thinking continues. At
@@ -22,8 +25,9 @@ from .base import CotbenchLM
 from .policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
 from .vocabulary import trigger_token_ids
 
-# Probe stops of vllm-deer.py: the trial answer ends at its closing brace.
-DEER_STOP_TEXTS = ("}",)
+# Probe stops of vllm-deer.py (`pred_prob_stop_tokens`): where \boxed{…} ends. A bare "}" would
+# cut `\frac{1}{2}` after "{1}" and score a truncated answer; "}{" is deliberately absent.
+DEER_STOP_TEXTS = (" }", "}\n", "}\n\n", "}.", "}.\n", "}\\", "}}", ")}", ")}.", ")}\n")
 CONFIDENCE_POLICIES = ("avg1", "avg2", "min")
 
 
