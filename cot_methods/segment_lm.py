@@ -46,6 +46,7 @@ class SegmentArgs:
     kv_cache_memory_bytes: int | None = None  # backend=vllm: default on CPU sized from free memory (vllm_memory.py)
     max_model_len: int | None = None  # backend=vllm
     dtype: str = "auto"  # backend=vllm
+    enforce_eager: bool = False  # backend=vllm: skip torch.compile (on CPU minutes of start-up on a busy machine; slower decoding)
     # The chat template's switches, as on backend=hf (lm-eval's HFLM/VLLM arguments of the same
     # names): Qwen3's `enable_thinking=false` renders an empty <think></think> block.
     enable_thinking: bool | None = None
@@ -130,7 +131,7 @@ class SegmentMixin:
 
         llm = load_vllm(local_model, args.tokenizer, args.dtype, args.tensor_parallel_size, args.gpu_memory_utilization,
                         args.max_model_len, self.engine_args.seed, trust_remote_code=False, kv_cache_memory_bytes=args.kv_cache_memory_bytes,
-                        data_parallel_size=args.data_parallel_size)
+                        data_parallel_size=args.data_parallel_size, enforce_eager=args.enforce_eager)
         return VLLMBackend(llm)
 
     def chat_template(self, chat_template=False):

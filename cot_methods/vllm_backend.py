@@ -26,7 +26,7 @@ def on_cpu() -> bool:
 
 def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float | None,
               max_model_len: int | None, seed: int, trust_remote_code: bool, kv_cache_memory_bytes: int | None = None,
-              data_parallel_size: int = 1):
+              data_parallel_size: int = 1, enforce_eager: bool = False):
     """Start vLLM's offline engine with memory sized to what is free (`vllm_memory.py`);
     a failed start is one line saying what was free, what was asked and what to change.
     `data_parallel_size` > 1: that many engine processes (`vllm_data_parallel.py`)."""
@@ -44,7 +44,7 @@ def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_siz
             kv_cache_memory_bytes = kv_cache_memory_bytes and kv_cache_memory_bytes // data_parallel_size // (1 << 20) * (1 << 20)
         load_kwargs = dict(model=model, tokenizer=tokenizer, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
                            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=seed,
-                           trust_remote_code=trust_remote_code, kv_cache_memory_bytes=kv_cache_memory_bytes)
+                           trust_remote_code=trust_remote_code, kv_cache_memory_bytes=kv_cache_memory_bytes, enforce_eager=enforce_eager)
         return DataParallelLLM(data_parallel_size, load_kwargs, cpu)
     memory = memory_kwargs(cpu, gpu_memory_utilization, kv_cache_memory_bytes, available)
     kwargs = {
@@ -55,6 +55,7 @@ def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_siz
         "enable_prefix_caching": True,
         "seed": seed,
         "trust_remote_code": trust_remote_code,
+        "enforce_eager": enforce_eager,
         **memory,
     }
     if max_model_len:

@@ -57,7 +57,7 @@ def _eval(model: str, data_parallel_size: int, out: Path) -> list[dict]:
     env.pop("VLLM_CPU_KVCACHE_SPACE", None)
     proc = subprocess.run(
         ["flock", "/tmp/cotbench-vllm.lock", VLLM_PYTHON, "-m", "cotbench.cli", "eval", "--model", "cotbench-entrocut", "--model_args",
-         f"pretrained={model},backend=vllm,dtype=float32,max_model_len=1024,kv_cache_memory_bytes=5e8,data_parallel_size={data_parallel_size},"
+         f"pretrained={model},backend=vllm,dtype=float32,max_model_len=1024,kv_cache_memory_bytes=5e8,enforce_eager=true,data_parallel_size={data_parallel_size},"
          "threshold=3,min_thinking_tokens=4,triggers=The|So|We",
          "--tasks", "cot_arith_easy", "--limit", "6", "--batch_size", "6", "--apply_chat_template",
          "--gen_kwargs", "temperature=0,max_gen_toks=64", "--log_samples", "--output_path", str(out)],
