@@ -18,6 +18,7 @@ fewest rows. An engine that fails to start or dies is one line, never a hang.
 
 from __future__ import annotations
 
+import atexit
 import os
 from types import SimpleNamespace
 
@@ -82,10 +83,12 @@ class DataParallelLLM:
         self.load = [0] * size  # rows per engine
         self.calls = 0
         self.connections, self.processes = [], []
+        atexit.register(self.close)
         envs = [device_env(rank, size, load_kwargs.get("tensor_parallel_size", 1), on_cpu) for rank in range(size)]
         for env in envs:
             parent, child = context.Pipe()
-            process = context.Process(target=_worker, args=(child, env, load_kwargs), daemon=True)
+            # Not daemonic: vLLM's engine starts its own engine-core process. `close` (also at exit) ends them.
+            process = context.Process(target=_worker, args=(child, env, load_kwargs))
             process.start()
             self.connections.append(parent)
             self.processes.append(process)
