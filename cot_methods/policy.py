@@ -125,8 +125,10 @@ class ThinkingPolicy:
     def on_probe(self, row: RowView, result: ProbeResult) -> Decision:
         return Decision(cut=False)
 
-    def mask_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """Adjust next-token logits of rows that are thinking (shape: rows × vocab)."""
+    def mask_logits(self, logits: torch.Tensor, recent_ids: list[list[int]] | None = None) -> torch.Tensor:
+        """Adjust next-token logits of rows that are thinking (shape: rows × vocab).
+        `recent_ids` (loop hook, optional): each of those rows' last fed token ids, for bans
+        that depend on context (NoWait's multi-token keywords)."""
         return logits
 
     def segment_plan(self, row: RowView) -> SegmentPlan:
