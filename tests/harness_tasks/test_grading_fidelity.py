@@ -300,18 +300,24 @@ INEQUALITY_CASES = [  # an inequality answer for an interval gold, and the rever
     (r"\boxed{(2, \infty)}", "x > 2", True),
 ]
 
+# The options of real MMLU rows (their ids in the comments).
+RELIGIONS = ["Buddhism", "Daoism", "Confucianism", "Shamanism"]  # mmlu world_religions-test-013
+PHOSPHORS = ["Zinc silicate.", "Calcium silicate.", "Zinc sulphide.", "Magnesium silicate."]  # mmlu electrical_engineering-test-011
+TIMINGS = ["20 and 10 seconds", "30 and 15 seconds", "50 and 25 seconds", "70 and 55 seconds"]  # mmlu college_computer_science-test-037
+VERDICTS = ["Wrong, Wrong", "Wrong, Not wrong", "Not wrong, Wrong", "Not wrong, Not wrong"]  # mmlu moral_scenarios-test-812
+
 MMLU_OPTION_TEXT_CASES = [  # the option's text boxed or stated instead of its letter (real rows)
-    (r"\boxed{Daoism}", "B", ["Buddhism", "Daoism", "Confucianism", "Shamanism"], True),  # world_religions-test-013
-    (r"\boxed{\text{Daoism}}", "B", ["Buddhism", "Daoism", "Confucianism", "Shamanism"], True),
-    (r"\boxed{\text{Buddhism}}", "B", ["Buddhism", "Daoism", "Confucianism", "Shamanism"], False),
-    ("The answer is Daoism.", "B", ["Buddhism", "Daoism", "Confucianism", "Shamanism"], True),
-    (r"\boxed{B}", "B", ["Buddhism", "Daoism", "Confucianism", "Shamanism"], True),
-    (r"\boxed{\text{Magnesium silicate}}", "D", ["Zinc silicate.", "Calcium silicate.", "Zinc sulphide.", "Magnesium silicate."], True),  # electrical_engineering-test-011
-    (r"\boxed{\text{Zinc silicate.}}", "D", ["Zinc silicate.", "Calcium silicate.", "Zinc sulphide.", "Magnesium silicate."], False),
-    (r"\boxed{70 \text{ and } 55 \text{ seconds}}", "D", ["20 and 10 seconds", "30 and 15 seconds", "50 and 25 seconds", "70 and 55 seconds"], True),  # college_computer_science-test-037
-    (r"\boxed{20 \text{ and } 10 \text{ seconds}}", "D", ["20 and 10 seconds", "30 and 15 seconds", "50 and 25 seconds", "70 and 55 seconds"], False),
-    (r"\boxed{\text{Not wrong, Not wrong}}", "D", ["Wrong, Wrong", "Wrong, Not wrong", "Not wrong, Wrong", "Not wrong, Not wrong"], True),  # moral_scenarios-test-812
-    (r"\boxed{\text{Wrong, Not wrong}}", "D", ["Wrong, Wrong", "Wrong, Not wrong", "Not wrong, Wrong", "Not wrong, Not wrong"], False),
+    (r"\boxed{Daoism}", "B", RELIGIONS, True),  # world_religions-test-013
+    (r"\boxed{\text{Daoism}}", "B", RELIGIONS, True),
+    (r"\boxed{\text{Buddhism}}", "B", RELIGIONS, False),
+    ("The answer is Daoism.", "B", RELIGIONS, True),
+    (r"\boxed{B}", "B", RELIGIONS, True),
+    (r"\boxed{\text{Magnesium silicate}}", "D", PHOSPHORS, True),  # electrical_engineering-test-011
+    (r"\boxed{\text{Zinc silicate.}}", "D", PHOSPHORS, False),
+    (r"\boxed{70 \text{ and } 55 \text{ seconds}}", "D", TIMINGS, True),  # college_computer_science-test-037
+    (r"\boxed{20 \text{ and } 10 \text{ seconds}}", "D", TIMINGS, False),
+    (r"\boxed{\text{Not wrong, Not wrong}}", "D", VERDICTS, True),  # moral_scenarios-test-812
+    (r"\boxed{\text{Wrong, Not wrong}}", "D", VERDICTS, False),
     (r"\boxed{\text{mediator variable}}", "B", ["moderator variable.", "mediator variable.", "latent variable.", "suppressor variable."], True),  # professional_psychology-test-076
     (r"\boxed{\text{Surveying}}", "C", ["surveying the cheerleaders for the home team", "surveying people wearing hats for the visiting team", "surveying a group of people standing in line for tickets", "surveying people who do not live in the home team’s city"], False),  # elementary_mathematics-test-136: matches no single option
 ]
@@ -355,21 +361,18 @@ def test_math_fidelity(response, gold, expected):
     assert verdict.correct is expected, verdict
 
 
-@pytest.mark.parametrize("response,gold,expected", UNBOXED_MATH_CASES + GSM8K_UNBOXED_CASES, ids=lambda value: repr(value)[:40])
-def test_unboxed_answers_are_read_and_strict_mode_ignores_them(response, gold, expected):
-    verdict = grade_math(response, gold)
-    assert verdict.correct is expected, verdict
-    assert verdict.extracted_by == "fallback", verdict
-    assert grade_math(response, gold, extraction="strict").reason == "no_answer"
+ISSUE_13_CASES = [(*case, "fallback") for case in UNBOXED_MATH_CASES + GSM8K_UNBOXED_CASES] + [
+    (*case, "box") for case in NUMERIC_CASES + REPEATING_DECIMAL_CASES + INEQUALITY_CASES
+]
 
 
-@pytest.mark.parametrize(
-    "response,gold,expected", NUMERIC_CASES + REPEATING_DECIMAL_CASES + INEQUALITY_CASES, ids=lambda value: repr(value)[:40]
-)
-def test_numeric_and_set_equivalence(response, gold, expected):
+@pytest.mark.parametrize("response,gold,expected,source", ISSUE_13_CASES, ids=lambda value: repr(value)[:40])
+def test_issue_13_categories(response, gold, expected, source):
     verdict = grade_math(response, gold)
     assert verdict.correct is expected, verdict
-    assert verdict.extracted_by == "box"
+    assert verdict.extracted_by == source, verdict
+    if source == "fallback":  # box-only grading finds no answer in the same text
+        assert grade_math(response, gold, extraction="strict").reason == "no_answer"
 
 
 @pytest.mark.parametrize("response,gold,choices,expected", MMLU_OPTION_TEXT_CASES, ids=lambda value: repr(value)[:40])
