@@ -8,17 +8,18 @@ a closed thinking part, then a boxed right answer, a boxed wrong one, an answer 
 a box (the fallback extraction), or no answer at all; MMLU boxes a letter or an option's text.
 Target (issue 13): ≥ 200 samples/s on the project's 2 CPU cores, fallback extraction on.
 
-Measured 2026-11-30 on the shared 2-core machine (load average ~17-19 from other jobs, so wall
+Measured 2026-11-30 on the shared 2-core machine (load average ~17-20 from other jobs, so wall
 times are several times an idle machine's; CPU seconds of the grading process are the fair
 figure), all 500 math500 + 1319 gsm8k + 2000 mmlu rows, one process:
 
-    this branch  all 3819 samples: 13.35 s wall (286 samples/s), 4.47 CPU-s (855 samples/CPU-s)
-                 math500 193 samples/CPU-s, gsm8k 743, mmlu 19,173
-    main before  all 3819 samples: 10.20 s wall (374 samples/s), 4.12 CPU-s (926 samples/CPU-s)
+    this branch  all 3819 samples: 3.75 CPU-s (1020 samples/CPU-s), 18.6 s wall (205 samples/s)
+                 math500 212 samples/CPU-s, gsm8k 1030, mmlu 18,998
+    main before  all 3819 samples: 4.12 CPU-s (926 samples/CPU-s), 10.2 s wall (374 samples/s)
                  math500 214 samples/CPU-s, gsm8k 782, mmlu 19,847
 
-The fallback extraction costs ~8 % CPU overall (unboxed responses now get a math-verify parse
-instead of "no answer"); LaTeX parsing (math-verify's ANTLR parser) dominates math500.
+The fallback extraction gives unboxed responses a math-verify parse instead of "no answer";
+integer-vs-integer answers (AIME, GSM8K) skip the LaTeX parser, which more than pays for it.
+math-verify's ANTLR LaTeX parser dominates math500.
 """
 
 from __future__ import annotations

@@ -199,6 +199,7 @@ def _parse(expression: str):
     )
 
 
+_INTEGER = re.compile(r"[-+]?\d{1,300}")
 _PERCENT = re.compile(r"\\?%\s*$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
@@ -258,6 +259,9 @@ def grade_math(
         gold_clean = normalise_math_answer(gold)
         if candidate == gold_clean:
             return Verdict(True, extracted, REASON_CORRECT, extracted_by)
+        if _INTEGER.fullmatch(candidate) and _INTEGER.fullmatch(gold_clean):  # AIME, GSM8K: no parser needed
+            ok = int(candidate) == int(gold_clean)
+            return Verdict(ok, extracted, REASON_CORRECT if ok else REASON_MISMATCH, extracted_by)
         if _CODE_LIKE.search(candidate):
             return Verdict(False, extracted[:200], REASON_UNSAFE, extracted_by)
         gold_parsed = _parse(gold_clean)
