@@ -93,6 +93,8 @@ def numbers_equal(gold, predicted) -> bool | None:
     """
     import sympy
 
+    if isinstance(gold, sympy.Eq) and isinstance(predicted, sympy.Eq) and gold.lhs != predicted.lhs:
+        return None  # `y = 5` for `x = 5`: which variable is named is math-verify's call
     gold, predicted = _solution_value(gold), _solution_value(predicted)
     gold_value, predicted_value = _number(gold), _number(predicted)
     if gold_value is None or predicted_value is None:
