@@ -147,12 +147,15 @@ def _math_verify_extraction(answer_text: str) -> str | None:
     mv = _math_verify()
     from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
 
-    parsed = mv.parse(
-        answer_text,
-        extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
-        parsing_timeout=PARSE_TIMEOUT_S,
-        raise_on_error=True,
-    )
+    try:
+        parsed = mv.parse(
+            answer_text,
+            extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+            parsing_timeout=PARSE_TIMEOUT_S,
+            raise_on_error=True,
+        )
+    except Exception:  # noqa: BLE001 - unreadable text states no answer; a timeout (BaseException) is recorded as one
+        return None
     matched = parsed[-1] if len(parsed) == 2 and isinstance(parsed[-1], str) else None
     return matched.strip() if matched and matched.strip() else None
 
