@@ -1,8 +1,9 @@
 """`cotbench compare BASELINE NEW`: a regression gate for CI.
 
-Per benchmark, paired by sample id: accuracy change with an exact one-sided McNemar test
-(is NEW worse?) and the change in mean generated tokens. A benchmark regresses when the
-accuracy drop exceeds --max-acc-drop points AND is significant at --alpha, or when tokens
+Per benchmark, paired by sample id: accuracy change with a one-sided paired test (is NEW
+worse?) — exact McNemar with one generation per problem, a paired permutation test on the
+per-problem accuracies when the runs have repeats — and the change in mean generated
+tokens. A benchmark regresses when the accuracy drop exceeds --max-acc-drop points AND is significant at --alpha, or when tokens
 grow by more than --max-token-increase percent. Exit 0: within bounds; 1: a regression;
 2: bad input.
 """
@@ -12,9 +13,8 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from cotbench.errors import CotbenchError
-from cotbench.reports.metrics import paired, sample_tokens
+from cotbench.reports.metrics import paired, paired_accuracy_test, sample_tokens
 from cotbench.reports.runs import check_comparable, load_run
-from cotbench.reports.statistics import mcnemar_one_sided_worse
 
 
 def compare_runs(baseline_dir: str, new_dir: str, max_acc_drop: float = 1.0, max_token_increase: float = 10.0, alpha: float = 0.05) -> tuple[list[dict], bool]:
@@ -32,7 +32,7 @@ def compare_runs(baseline_dir: str, new_dir: str, max_acc_drop: float = 1.0, max
         acc_b = sum(s.accuracy for s in b) / len(b)
         acc_m = sum(s.accuracy for s in m) / len(m)
         drop = 100 * (acc_b - acc_m)
-        p = mcnemar_one_sided_worse([s.accuracy > 0.5 for s in b], [s.accuracy > 0.5 for s in m])
+        test, p = paired_accuracy_test(m, b, alternative="greater")
         tok_b = [sample_tokens(s) for s in b]
         tok_m = [sample_tokens(s) for s in m]
         increase = None
@@ -44,7 +44,7 @@ def compare_runs(baseline_dir: str, new_dir: str, max_acc_drop: float = 1.0, max
         regressed |= acc_fail or tok_fail
         rows.append({
             "benchmark": task, "paired": len(m), "acc base %": round(100 * acc_b, 2), "acc new %": round(100 * acc_m, 2),
-            "drop pp": round(drop, 2), "p (worse)": round(p, 4),
+            "drop pp": round(drop, 2), "p (worse)": round(p, 4), "test": test,
             "token change %": "–" if increase is None else round(increase, 1), "status": status,
         })
     return rows, regressed

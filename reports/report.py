@@ -67,6 +67,13 @@ def table_rows(summary: dict) -> list[dict]:
             "n": s["samples"],
             "k": s["repeats"],
             "accuracy %": round(100 * s["accuracy"], 2),
+            "acc_closed %": round(100 * s["acc_closed"], 2) if "acc_closed" in s else "–",
+        }
+        k = s["repeats"]
+        if k > 1:
+            row[f"pass@{k} %"] = round(100 * s[f"pass@{k}"], 2)
+            row[f"maj@{k} %"] = round(100 * s[f"maj@{k}"], 2)
+        row.update({
             "mean thinking": _fmt(s.get("mean_thinking_tokens"), 1),
             "mean answer": _fmt(s.get("mean_answer_tokens"), 1),
             "mean probe": _fmt(s.get("mean_probe_tokens"), 1),
@@ -74,7 +81,9 @@ def table_rows(summary: dict) -> list[dict]:
             "median total": _fmt(s.get("median_total_tokens"), 1),
             "truncated %": _fmt(100 * s["truncation_rate"], 1) if "truncation_rate" in s else "–",
             "tok/s": _fmt(s.get("tokens_per_s"), 1),
-        }
+        })
+        if "probe_entropy_auroc" in s:
+            row["probe entropy AUROC"] = f"{s['probe_entropy_auroc']:.3f} (n={s['graded_probes']})"
         v = s.get("versus_baseline")
         if v and v.get("paired_samples"):
             row["baseline acc %"] = round(100 * s["baseline"]["accuracy"], 2)
@@ -83,7 +92,7 @@ def table_rows(summary: dict) -> list[dict]:
                 row["token reduction % [95% CI]"] = f"{100 * v['token_reduction']:.1f} {_ci(v['token_reduction_ci'], 100)}"
                 row["EPR"] = _fmt(v["epr"], 2) if v["epr"] is not None and v["epr_label"] == "ratio" else v["epr_label"]
                 row["Ce"] = _fmt(v["ce"])
-            row["McNemar p"] = _fmt(v["mcnemar_p"])
+            row["paired test p"] = f"{_fmt(v['p_value'])} ({v['paired_test']})"
         rows.append(row)
     return rows
 
