@@ -18,6 +18,7 @@ from lm_eval.api.registry import register_model
 from .args import require
 from .base import CotbenchLM
 from .policy import ThinkingPolicy
+from .protocol import Protocol
 from .vocabulary import reflection_token_ids
 
 # The keyword list of arXiv 2506.08343 (mined from QwQ-32B outputs on AIME 2025) [S].
@@ -51,10 +52,18 @@ class NoWaitPolicy(ThinkingPolicy):
         return logits
 
 
+# NoWait's published setting is its keyword list; no official code, decoding not in our sources.
+PAPER_PROTOCOL = Protocol(
+    source="arXiv 2506.08343: the 17 keywords mined from QwQ-32B on AIME 2025; decoding not in our sources",
+    method_args={"keywords": NOWAIT_KEYWORDS},
+)
+
+
 @register_model("cotbench-nowait")
 class NoWaitLM(CotbenchLM):
     method_name = "nowait"
     MethodArgs = NoWaitArgs
+    PAPER_PROTOCOL = PAPER_PROTOCOL
 
     def make_policy(self):
         self.banned_token_ids = reflection_token_ids(self.tokenizer, self.method_args.keywords)

