@@ -5,7 +5,8 @@ worse?) — exact McNemar with one generation per problem, a paired permutation 
 per-problem accuracies when the runs have repeats — and the change in mean generated
 tokens. A benchmark regresses when the accuracy drop exceeds --max-acc-drop points AND is significant at --alpha, or when tokens
 grow by more than --max-token-increase percent. Exit 0: within bounds; 1: a regression;
-2: bad input.
+2: bad input, or runs made differently (model, task version, decoding settings, limit) —
+which --allow-mismatch turns into a warning column.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from cotbench.reports.metrics import paired, paired_accuracy_test, sample_tokens
 from cotbench.reports.runs import check_comparable, load_run
 
 
-def compare_runs(baseline_dir: str, new_dir: str, max_acc_drop: float = 1.0, max_token_increase: float = 10.0, alpha: float = 0.05) -> tuple[list[dict], bool]:
+def compare_runs(baseline_dir: str, new_dir: str, max_acc_drop: float = 1.0, max_token_increase: float = 10.0, alpha: float = 0.05,
+                 allow_mismatch: bool = False) -> tuple[list[dict], bool]:
     if max_acc_drop < 0 or max_token_increase < 0 or not 0 < alpha < 1:
         raise CotbenchError(f"bounds must be --max-acc-drop >= 0, --max-token-increase >= 0, 0 < --alpha < 1 (got {max_acc_drop}, {max_token_increase}, {alpha})")
     baseline, new = load_run(baseline_dir), load_run(new_dir)
-    check_comparable(new, baseline)
     if set(baseline.tasks) != set(new.tasks):
         raise CotbenchError(f"the runs cover different tasks: baseline {sorted(baseline.tasks)}, new {sorted(new.tasks)}")
+    mismatches = check_comparable(new, baseline, allow_mismatch)
     rows, regressed = [], False
     for task in sorted(baseline.tasks):
         m, b = paired(new.tasks[task], baseline.tasks[task])
@@ -47,6 +49,8 @@ def compare_runs(baseline_dir: str, new_dir: str, max_acc_drop: float = 1.0, max
             "drop pp": round(drop, 2), "p (worse)": round(p, 4), "test": test,
             "token change %": "–" if increase is None else round(increase, 1), "status": status,
         })
+        if allow_mismatch:
+            rows[-1]["⚠ setting mismatch"] = "; ".join(mismatches[task]) or "–"
     return rows, regressed
 
 

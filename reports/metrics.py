@@ -16,15 +16,22 @@ Definitions (ours where the papers give none; see the README "Metrics" section):
 - probe_entropy_auroc: when probes carry `entropy` and `answer_correct`, how well low probe
   entropy predicts a correct probe answer (0.5 = chance).
 - token reduction R = 1 - mean(total tokens, method) / mean(total tokens, baseline), paired by
-  sample id over the samples both runs have.
+  sample id over the samples both runs have; the thinking-token reduction likewise on thinking
+  tokens only (the metric of the step-entropy paper, arXiv 2508.03346, and of most CoT-
+  compression papers), shown beside it.
+- generated tokens: post-hoc step-entropy pruning generates the full trace and then prunes it,
+  so its thinking tokens understate the compute; records carry `generated_tokens` and the
+  generated-token reduction is reported beside the others (≈ 0 or negative: no compute saved).
 - Δacc = acc(method) - acc(baseline), in percentage points.
-- EPR (EntroCut, arXiv 2601.22617: "relative token savings per unit accuracy loss"; the
-  formula is not public) = (100·R) / (accuracy loss in pp). Edges: loss = 0 → "lossless"
+- EPR — cotbench's formula (EntroCut, arXiv 2601.22617, names "relative token savings per
+  unit accuracy loss" and publishes no formula) = (100·R) / (accuracy loss in pp). Whether
+  EntroCut divides by the absolute or the relative loss is not public, so both are reported:
+  EPR_rel = (100·R) / (100·(acc_b − acc_m)/acc_b), the loss relative to the baseline accuracy. Edges: loss = 0 → "lossless"
   (R > 0) or "no change"; loss < 0 → "dominates" (saves tokens and gains accuracy) or
   "better accuracy, more tokens"; never a division by zero. Baseline accuracy 0 makes any
   loss impossible, so EPR is one of the labels above.
-- Ce (ENTRA, arXiv 2601.07123, names "compression effectiveness" without a formula we could
-  see): ours, Ce = R · acc(method) / acc(baseline) — the token reduction weighted by the share
+- Ce — cotbench's formula (ENTRA, arXiv 2601.07123, names "compression effectiveness"
+  without a formula we could see): Ce = R · acc(method) / acc(baseline) — the token reduction weighted by the share
   of baseline accuracy kept (> R when accuracy improves); undefined when baseline accuracy is 0.
 """
 
@@ -38,11 +45,19 @@ import numpy as np
 from .runs import Run, Sample
 from .statistics import BOOTSTRAP_RESAMPLES, majority_vote, mcnemar_exact, mcnemar_one_sided_worse, paired_bootstrap, paired_permutation_p, pass_at_k, probe_auroc
 
-TOKEN_KINDS = ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens")
+TOKEN_KINDS = ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens", "generated_tokens")
+
+
+def generation_tokens(generation, kind: str) -> int | None:
+    """A token count of one generation; `generated_tokens` (step entropy's full trace before
+    pruning) lives among the method fields."""
+    if kind == "generated_tokens":
+        return generation.method_fields.get("generated_tokens")
+    return getattr(generation, kind)
 
 
 def sample_tokens(sample: Sample, kind: str = "total_tokens") -> float | None:
-    values = [getattr(g, kind) for g in sample.generations]
+    values = [generation_tokens(g, kind) for g in sample.generations]
     if any(v is None for v in values):
         return None
     return sum(values) / len(values)
@@ -105,7 +120,8 @@ class EPR:
 
 
 def efficiency_performance_ratio(token_reduction: float, accuracy_delta_pp: float) -> EPR:
-    """EPR = token savings in % per percentage point of accuracy lost (edges labelled)."""
+    """EPR (cotbench's formula) = token savings in % per point of accuracy lost (edges labelled).
+    Pass the absolute change in pp for EPR, the relative change in % for EPR_rel."""
     savings_pct = 100.0 * token_reduction
     loss_pp = -accuracy_delta_pp
     if abs(loss_pp) < 1e-12:
@@ -148,21 +164,28 @@ def versus_baseline(method: list[Sample], baseline: list[Sample], bootstrap_iter
     m, b = paired(method, baseline)
     if not m:
         return {"paired_samples": 0}
-    m_tok = [sample_tokens(s) for s in m]
-    b_tok = [sample_tokens(s) for s in b]
     m_acc = [s.accuracy for s in m]
     b_acc = [s.accuracy for s in b]
     out: dict = {"paired_samples": len(m)}
     acc_m, acc_b = statistics.fmean(m_acc), statistics.fmean(b_acc)
     out["accuracy_delta_pp"] = 100.0 * (acc_m - acc_b)
+    out["relative_accuracy_delta_pct"] = 100.0 * (acc_m - acc_b) / acc_b if acc_b > 0 else None
     out["accuracy_delta_ci"] = paired_bootstrap(_accuracy_delta_pp, (m_acc, b_acc), bootstrap_iters, seed)
     out["paired_test"], out["p_value"] = paired_accuracy_test(m, b, seed=seed)
-    if all(t is not None for t in m_tok + b_tok) and sum(b_tok) > 0:
-        reduction = 1.0 - sum(m_tok) / sum(b_tok)
-        out["token_reduction"] = reduction
-        out["token_reduction_ci"] = paired_bootstrap(_token_reduction, (m_tok, b_tok), bootstrap_iters, seed)
+    for kind, key in (("total_tokens", "token_reduction"), ("thinking_tokens", "thinking_token_reduction"), ("generated_tokens", "generated_token_reduction")):
+        m_tok = [sample_tokens(s, kind) for s in m]
+        # The baseline generates what it keeps: its generated tokens are its total tokens.
+        b_tok = [sample_tokens(s, "total_tokens" if kind == "generated_tokens" else kind) for s in b]
+        if all(t is not None for t in m_tok + b_tok) and sum(b_tok) > 0:
+            out[key] = 1.0 - sum(m_tok) / sum(b_tok)
+            out[f"{key}_ci"] = paired_bootstrap(_token_reduction, (m_tok, b_tok), bootstrap_iters, seed)
+    if "token_reduction" in out:
+        reduction = out["token_reduction"]
         epr = efficiency_performance_ratio(reduction, out["accuracy_delta_pp"])
         out["epr"], out["epr_label"] = epr.value, epr.label
+        if out["relative_accuracy_delta_pct"] is not None:
+            epr_rel = efficiency_performance_ratio(reduction, out["relative_accuracy_delta_pct"])
+            out["epr_relative"], out["epr_relative_label"] = epr_rel.value, epr_rel.label
         out["ce"] = compression_effectiveness(reduction, acc_m, acc_b)
     return out
 

@@ -119,3 +119,28 @@ def test_versus_baseline_with_repeats_uses_the_repeats():
     assert v["p_value"] == pytest.approx(2 / 2**12)  # exact: only the all-worse and all-better sign patterns are as extreme
     single = versus_baseline([sample(str(i), gen(i % 2 == 0, 50)) for i in range(12)], [sample(str(i), gen(True, 100)) for i in range(12)])
     assert single["paired_test"] == "exact McNemar" and single["p_value"] == pytest.approx(2 / 2**6)
+
+
+def test_thinking_and_generated_token_reductions_beside_total():
+    # A post-hoc pruner: keeps 40 of 100 thinking tokens but generated all 100 (+10 answer tokens).
+    def pruned(correct):
+        record = gen(correct, 50, thinking=40)
+        record.method_fields["generated_tokens"] = 110
+        return record
+    base = [sample(str(i), gen(True, 110, thinking=100)) for i in range(4)]
+    new = [sample(str(i), pruned(True)) for i in range(4)]
+    v = versus_baseline(new, base)
+    assert v["token_reduction"] == pytest.approx(1 - 50 / 110)
+    assert v["thinking_token_reduction"] == pytest.approx(0.6)
+    assert v["generated_token_reduction"] == pytest.approx(0.0)  # no compute saved
+    assert summarize(new)["mean_generated_tokens"] == 110
+    assert "generated_token_reduction" not in versus_baseline(base, base)  # only where records carry it
+
+
+def test_epr_absolute_and_relative_accuracy_loss():
+    base = [sample(str(i), gen(i < 5, 100)) for i in range(10)]  # 50 %
+    new = [sample(str(i), gen(i < 4, 60)) for i in range(10)]  # 40 %, 40 % fewer tokens
+    v = versus_baseline(new, base)
+    assert v["accuracy_delta_pp"] == pytest.approx(-10.0) and v["relative_accuracy_delta_pct"] == pytest.approx(-20.0)
+    assert v["epr"] == pytest.approx(40 / 10) and v["epr_relative"] == pytest.approx(40 / 20)
+    assert v["epr_relative_label"] == "ratio"
