@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cotbench.cot_methods.record import GenerationRecord
 from cotbench.errors import CotbenchError
+from cotbench.repeats import split_repeats
 
 
 @dataclass
@@ -130,6 +131,10 @@ def load_run(path: str | Path) -> Run:
         expected = data.get("n-samples", {}).get(task, {}).get("effective")
         if expected is not None and len(samples) != expected:
             raise CotbenchError(f"{sample_files[0]}: {len(samples)} samples but the results file says {expected}; partial output?")
+        _, repeats = split_repeats(task)  # a `cotbench eval --repeats N` task: N generations per sample
+        short = next((s for s in samples if repeats and len(s.generations) != repeats), None)
+        if short is not None:
+            raise CotbenchError(f"{sample_files[0]}: sample {short.sample_id} has {len(short.generations)} generations but {task} asks for {repeats}; partial output?")
         run.tasks[task] = samples
     if not run.tasks:
         raise CotbenchError(f"{results_path}: no tasks with samples")

@@ -63,3 +63,20 @@ def test_each_differing_setting_is_refused_in_one_line_naming_both_values(change
 def test_no_task_in_common_is_refused():
     with pytest.raises(CotbenchError, match="no task in common"):
         check_comparable(make_run(tasks=("cot_gsm8k",)), make_run("b", tasks=("cot_mmlu",)))
+
+
+def test_a_repeats_task_with_missing_generations_is_partial_output(tmp_path):
+    import json
+
+    from cotbench.reports.runs import load_run
+
+    stamp = "2026-01-01T00-00-00"
+    task = "cot_gsm8k_k2"
+    (tmp_path / f"results_{stamp}.json").write_text(json.dumps({"results": {task: {}}, "configs": {task: {}}, "config": {}, "n-samples": {task: {"effective": 1}}}))
+    generation = {"correct": True, "total_tokens": 3}
+    samples = tmp_path / f"samples_{task}_{stamp}.jsonl"
+    samples.write_text(json.dumps({"doc_id": 0, "doc": {"cotbench": {"id": "a", "generations": [generation, generation]}}}) + "\n")
+    assert len(load_run(tmp_path).tasks[task][0].generations) == 2
+    samples.write_text(json.dumps({"doc_id": 0, "doc": {"cotbench": {"id": "a", "generations": [generation]}}}) + "\n")
+    with pytest.raises(CotbenchError, match="sample a has 1 generations but cot_gsm8k_k2 asks for 2; partial output"):
+        load_run(tmp_path)
