@@ -41,10 +41,12 @@ class SegmentArgs:
     retries: int = 5  # backend=openai: retries of transient failures, exponential backoff
     token_ids: bool = True  # backend=openai: send token-id prompts, ask for generated ids (vLLM, SGLang)
     tensor_parallel_size: int = 1  # backend=vllm
+    data_parallel_size: int = 1  # backend=vllm: engine processes, one per device (vllm_data_parallel.py)
     gpu_memory_utilization: float | None = None  # backend=vllm: default vLLM's 0.9 on GPU; on CPU see kv_cache_memory_bytes
     kv_cache_memory_bytes: int | None = None  # backend=vllm: default on CPU sized from free memory (vllm_memory.py)
     max_model_len: int | None = None  # backend=vllm
     dtype: str = "auto"  # backend=vllm
+    enforce_eager: bool = False  # backend=vllm: skip torch.compile (on CPU minutes of start-up on a busy machine; slower decoding)
     # The chat template's switches, as on backend=hf (lm-eval's HFLM/VLLM arguments of the same
     # names): Qwen3's `enable_thinking=false` renders an empty <think></think> block.
     enable_thinking: bool | None = None
@@ -72,6 +74,7 @@ class SegmentArgs:
         require(self.timeout > 0, method, "timeout", self.timeout, "a positive number of seconds")
         require(self.retries >= 0, method, "retries", self.retries, "an integer >= 0")
         require(self.tensor_parallel_size >= 1, method, "tensor_parallel_size", self.tensor_parallel_size, "an integer >= 1")
+        require(self.data_parallel_size >= 1, method, "data_parallel_size", self.data_parallel_size, "an integer >= 1")
         self.template_kwargs(method)
         require(self.gpu_memory_utilization is None or 0 < self.gpu_memory_utilization <= 1, method, "gpu_memory_utilization",
                 self.gpu_memory_utilization, "a fraction in (0, 1]")
@@ -126,7 +129,8 @@ class SegmentMixin:
         from .vllm_backend import VLLMBackend, load_vllm
 
         llm = load_vllm(local_model, args.tokenizer, args.dtype, args.tensor_parallel_size, args.gpu_memory_utilization,
-                        args.max_model_len, self.engine_args.seed, trust_remote_code=False, kv_cache_memory_bytes=args.kv_cache_memory_bytes)
+                        args.max_model_len, self.engine_args.seed, trust_remote_code=False, kv_cache_memory_bytes=args.kv_cache_memory_bytes,
+                        data_parallel_size=args.data_parallel_size, enforce_eager=args.enforce_eager)
         return VLLMBackend(llm)
 
     def chat_template(self, chat_template=False):
