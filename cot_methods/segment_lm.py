@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from cotbench.errors import CotbenchError
 
-from .args import EngineArgs, parse_method_args, require
+from .args import parse_method_args, require
 from .model_loading import resolve_pretrained
 from .segment_loop import SegmentThinkingLoop
 from .topk_entropy import DEFAULT_ESTIMATOR, ESTIMATORS
@@ -93,8 +93,7 @@ class SegmentMixin:
         if self.segment_support is None:
             raise CotbenchError(f"{method}: backend={backend} cannot run this method ({self.segment_unsupported_reason}); use backend=hf")
         LM.__init__(self)
-        self.engine_args = parse_method_args(EngineArgs, kwargs, method)
-        self.method_args = parse_method_args(self.MethodArgs, kwargs, method) if self.MethodArgs else None
+        self.protocol, self.protocol_settings, self.engine_args, self.method_args = self.resolve_arguments(kwargs)
         self.segment_args = parse_method_args(SegmentArgs, kwargs, method)
         for ignored in ("device", "max_batch_size", "trust_remote_code"):
             kwargs.pop(ignored, None)

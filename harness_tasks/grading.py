@@ -147,12 +147,15 @@ def _math_verify_extraction(answer_text: str) -> str | None:
     mv = _math_verify()
     from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
 
-    parsed = mv.parse(
-        answer_text,
-        extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
-        parsing_timeout=PARSE_TIMEOUT_S,
-        raise_on_error=True,
-    )
+    try:
+        parsed = mv.parse(
+            answer_text,
+            extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+            parsing_timeout=PARSE_TIMEOUT_S,
+            raise_on_error=True,
+        )
+    except Exception:  # noqa: BLE001 - unreadable text states no answer; a timeout (BaseException) is recorded as one
+        return None
     matched = parsed[-1] if len(parsed) == 2 and isinstance(parsed[-1], str) else None
     return matched.strip() if matched and matched.strip() else None
 
@@ -199,6 +202,7 @@ def _parse(expression: str):
     )
 
 
+_INTEGER = re.compile(r"[-+]?\d{1,300}")
 _PERCENT = re.compile(r"\\?%\s*$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
@@ -258,6 +262,9 @@ def grade_math(
         gold_clean = normalise_math_answer(gold)
         if candidate == gold_clean:
             return Verdict(True, extracted, REASON_CORRECT, extracted_by)
+        if _INTEGER.fullmatch(candidate) and _INTEGER.fullmatch(gold_clean):  # AIME, GSM8K: no parser needed
+            ok = int(candidate) == int(gold_clean)
+            return Verdict(ok, extracted, REASON_CORRECT if ok else REASON_MISMATCH, extracted_by)
         if _CODE_LIKE.search(candidate):
             return Verdict(False, extracted[:200], REASON_UNSAFE, extracted_by)
         gold_parsed = _parse(gold_clean)

@@ -1,8 +1,9 @@
 """What the cot_* task YAMLs cannot say: data loaders, prompts and per-sample results.
 
 process_results turns each generation (with the token accounting the cotbench adapter
-attached to it) into the per-sample record that every report is computed from, plus the
-numeric fields lm-eval aggregates into its results table.
+attached to it) into the per-sample record that every report is computed from, stored in
+the doc lm-eval logs, and returns only the numeric fields lm-eval aggregates into its
+results table.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ R1_INSTRUCTION = "Please reason step by step, and put your final answer within \
 MC_INSTRUCTION = (
     "Please reason step by step, and put your final answer (the letter of the correct option) within \\boxed{}."
 )
+# Key of the per-sample record in the logged doc (read by reports/runs.py).
+RECORD_KEY = "cotbench"
 # pass@k is reported for these k (and for k = number of repeats) when enough repeats exist.
 PASS_AT_K = (2, 4, 8, 16, 32, 64)
 
@@ -83,7 +86,10 @@ def _results(doc: dict, results: list, grade) -> dict:
         for name in ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens"):
             out[name] = sum(getattr(r, name) or 0 for r in records) / n
         out["truncated"] = sum(bool(r.truncated) for r in records) / n
-    out["cotbench"] = {"id": doc.get("id"), "generations": [r.to_json() for r in records]}
+    # The per-sample record rides in the logged doc: lm-eval logs the doc object it passed
+    # here (`samples_<task>.jsonl`: sample["doc"]["cotbench"]), while every key returned below
+    # becomes a metric row of its results table, so only real metrics are returned.
+    doc[RECORD_KEY] = {"id": doc.get("id"), "generations": [r.to_json() for r in records]}
     return out
 
 
@@ -101,8 +107,3 @@ def process_results_math(doc: dict, results: list) -> dict:
 
 def process_results_mmlu(doc: dict, results: list) -> dict:
     return _results(doc, results, _grade_mmlu)
-
-
-def count_records(items: list) -> int:
-    """Aggregation of the per-sample `cotbench` record: the number of graded generations."""
-    return sum(len(item.get("generations", [])) for item in items)

@@ -128,7 +128,7 @@ def test_an_eval_over_two_servers_one_killed_writes_each_record_once_and_matches
     single = run(alone.base_url, tmp_path / "single")
     assert a.dead and a.answered == 2 and b.answered == 6
     assert sorted(s["doc_id"] for s in fleet) == list(range(8))  # every sample written once
-    records = [g for s in fleet for g in s["cotbench"]["generations"]]
+    records = [g for s in fleet for g in s["doc"]["cotbench"]["generations"]]
     assert len(records) == 8
     by_doc = {s["doc_id"]: s for s in single}
     for sample in fleet:

@@ -21,6 +21,8 @@ MATH_CASES = [
     (r"\boxed{10}", r"10\%", True),
     (r"\boxed{x=5}", "5", True),
     (r"\boxed{x = 7}", "5", False),
+    (r"\boxed{y = 5}", "x = 5", False),
+    (r"\boxed{x = 0.0000668}", ".0000672", False),
     (r"\boxed{[2,5)}", "[2,5)", True),
     (r"\boxed{(2,5]}", "[2,5)", False),
     (r"\boxed{(-\infty, 3)}", r"(-\infty,3)", True),

@@ -35,7 +35,7 @@ def runs(arith_testbed, tmp_path_factory):
 
 
 def generations(samples):
-    return [g for s in samples for g in s["cotbench"]["generations"]]
+    return [g for s in samples for g in s["doc"]["cotbench"]["generations"]]
 
 
 def test_full_reasoning_solves_the_easy_level(runs):
