@@ -79,7 +79,7 @@ class EngineArgs:
 
     think_end: str = "</think>"  # the model's end-of-thinking marker
     close_text: str = "\\n</think>\\n\\n"  # appended when a method cuts thinking (\n escapes allowed)
-    answer_budget: int | None = None  # max answer tokens after a cut; None: the rest of max_gen_toks
+    answer_budget: int | None = None  # max answer tokens after a method's cut (not after the model's own close); None: the rest of max_gen_toks
     entropy_unit: str = "nats"  # nats | bits
     seed: int = 1234  # sampling seed (each request gets seed + its index)
     chat_template: bool = True  # apply the model's chat template if lm-eval did not

@@ -19,12 +19,13 @@ from tqdm import tqdm
 from cotbench.errors import CotbenchError
 
 from .args import EngineArgs, parse_method_args, require, unescape
-from .engine import DecodeSettings, ThinkingEngine
+from .engine import ThinkingEngine
 from .journal import Journal, request_key
 from .model_loading import resolve_pretrained
 from .policy import ThinkingPolicy
 from .protocol import Protocol, resolve_protocol
 from .record import GenerationRecord, GenerationText
+from .row import DecodeSettings
 
 DEFAULT_MODEL = "smollm2-135m"
 # from_pretrained options users commonly pass through model_args besides HFLM's own.

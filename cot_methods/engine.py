@@ -8,9 +8,9 @@ masking its columns ("holes"), so it costs O(probe tokens) and never re-prefills
 positions are tracked per row so the text after a discarded probe sees exactly the cache it
 would have seen without it. Finished rows leave the batch (their cache rows are dropped).
 
-The backend seam: `ThinkingEngine` only needs a `forward(input_ids, position_ids,
-attention_mask, cache) -> logits` and a tokenizer; another backend (vLLM, a server) runs the
-same `ThinkingPolicy` objects through its own loop.
+What happens once a policy has answered (the action, the close, the answer budget, the probe
+record, the result) is `row.py`'s, shared with the segment loop (vLLM, a server), which runs
+the same `ThinkingPolicy` objects; this file only feeds tokens and keeps the cache.
 """
 
 from __future__ import annotations
@@ -20,58 +20,25 @@ from dataclasses import dataclass, field
 import torch
 
 from .entropy import LOG_BASES, entropy_from_logits, max_probability
-from .policy import CloseThinking, Probe, ProbeResult, ProbeSpec, RowView, ThinkingPolicy
+from .policy import Probe, ProbeResult, ProbeSpec, ThinkingPolicy
+from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult
 
-THINKING, ANSWER, DONE = "thinking", "answer", "done"
 # Tokens decoded to look for stop strings / the end-of-thinking marker at each step; a stop
 # string must first appear within the newest tokens, so a window suffices.
 TEXT_WINDOW_TOKENS = 24
 # Tokens decoded for a policy's `RowView.tail_text()`.
 TAIL_TOKENS = 4
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    max_new_tokens: int
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 1234
-    stop_strings: tuple[str, ...] = ()
-    eos_token_ids: frozenset[int] = frozenset()
-    think_end: str = "</think>"
-    close_text: str = "\n</think>\n\n"  # appended when a method cuts thinking
-    answer_budget: int | None = None  # max answer tokens after a cut (None: what is left)
-    entropy_unit: str = "nats"
-    # Record each sampled token's full-vocabulary entropy and probability (step entropy needs
-    # them; off by default because it costs a softmax per token).
-    record_token_stats: bool = False
+PROMPT, FORCED, PROBE = "prompt", "forced", "probe"  # kinds of pending chunks besides THINKING / ANSWER
 
 
 @dataclass
-class RowResult:
-    token_ids: list[int]
-    kinds: list[str]  # per token: "thinking" | "answer" (forced close text counts as answer)
-    finish_reason: str  # "eos" | "stop" | "length" | "final"
-    probe_tokens: int
-    probes: list[dict]
-    cut_position: int | None  # thinking tokens when a method closed thinking
-    cut_reason: str | None
-    closed_by: str | None  # "model" | "method" | None
-    token_entropies: list[float | None] = field(default_factory=list)  # per token; None if forced
-    token_probs: list[float | None] = field(default_factory=list)
+class _Row(Row):
+    """A row on the KV cache: what it feeds next and the ids it generated."""
 
-
-@dataclass
-class _Row:
-    index: int
-    prompt_len: int
-    pending: list[int]
+    pending: list[int] = field(default_factory=list)
+    pending_kind: str = PROMPT
     position: int = 0
-    phase: str = THINKING
     token_ids: list[int] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
-    pending_kind: str = THINKING
     held_token: int | None = None
     held_stats: tuple | None = None
     probe_spec: ProbeSpec | None = None
@@ -79,25 +46,10 @@ class _Row:
     probe_entropies: list[float] = field(default_factory=list)
     probe_max_probs: list[float] = field(default_factory=list)
     probe_columns: list[int] = field(default_factory=list)
-    probe_tokens: int = 0
-    probes: list[dict] = field(default_factory=list)
-    answer_tokens_after_cut: int = 0
-    answer_limit: int | None = None
-    finish_reason: str | None = None
-    final_text_ids: list[int] | None = None
-    cut_position: int | None = None
-    cut_reason: str | None = None
-    closed_by: str | None = None
-    policy_state: dict = field(default_factory=dict)
     token_entropies: list = field(default_factory=list)
     token_probs: list = field(default_factory=list)
     pending_stats: tuple | None = None
-    max_new_tokens: int = 0
     generator: torch.Generator | None = None
-
-    @property
-    def thinking_tokens(self) -> int:
-        return self.kinds.count(THINKING)
 
 
 class ThinkingEngine:
@@ -147,11 +99,9 @@ class ThinkingEngine:
         from transformers import DynamicCache
 
         think_end_id = self._single_token_id(settings.think_end)
-        close_ids = self.encode(settings.close_text)
         rows = []
         for i, prompt in enumerate(prompts):
-            row = _Row(index=i, prompt_len=len(prompt), pending=list(prompt), max_new_tokens=settings.max_new_tokens)
-            row.pending_kind = "prompt"
+            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt))
             if settings.do_sample:
                 row.generator = torch.Generator(device="cpu").manual_seed(
                     settings.seed + (row_seeds[i] if row_seeds else i)
@@ -195,9 +145,9 @@ class ThinkingEngine:
 
             for b, row in enumerate(active):
                 if row.probe_spec is not None:
-                    self._step_probe(row, logits[b], mask[b], settings, policy, close_ids, think_end_id)
+                    self._step_probe(row, logits[b], mask[b], settings, policy, think_end_id)
                 else:
-                    self._step_decode(row, logits[b], settings, policy, close_ids, think_end_id)
+                    self._step_decode(row, logits[b], settings, policy, think_end_id)
 
             keep = [b for b, r in enumerate(active) if r.phase != DONE]
             if len(keep) < len(active):
@@ -206,69 +156,53 @@ class ThinkingEngine:
                     cache.batch_select_indices(index)
                     mask = mask[index]
                 active = [active[b] for b in keep]
-        return [self._result(r) for r in rows]
+        return [r.result(r.token_ids, r.token_entropies, r.token_probs) for r in rows]
 
     def _account_fed(self, row: _Row, n: int) -> None:
         """Update a row's position and token log for the chunk just fed."""
         row.position += n
-        if row.pending_kind in (THINKING, ANSWER):
-            self._log_tokens(row)
-        elif row.pending_kind == "probe":
+        if row.pending_kind == PROBE:
             row.probe_tokens += n
+        elif row.pending_kind != PROMPT:
+            self._log_tokens(row)
         row.pending = []
 
-    def _view(self, row: _Row, token_text: str) -> RowView:
-        return RowView(
-            max_new_tokens=row.max_new_tokens,
-            thinking_tokens=row.thinking_tokens,
-            last_token_id=row.token_ids[-1] if row.token_ids else None,
-            token_text=token_text,
-            probes_done=len(row.probes),
-            state=row.policy_state,
-            tail_text=lambda: self.decode(row.token_ids[-TAIL_TOKENS:]),
-        )
+    def _view(self, row: _Row, token: int):
+        return row.view(self.decode([token]), row.token_ids[-1] if row.token_ids else None,
+                        lambda: self.decode(row.token_ids[-TAIL_TOKENS:]))
 
-    def _generated(self, row: _Row) -> int:
-        return len(row.token_ids)
-
-    def _step_decode(self, row, logits, settings, policy, close_ids, think_end_id) -> None:
+    def _step_decode(self, row, logits, settings, policy, think_end_id) -> None:
         token = self._sample(logits, settings, row.generator)
         if settings.record_token_stats:
             probabilities = torch.softmax(logits.float(), dim=-1)
             entropy = float(torch.special.entr(probabilities).sum()) / LOG_BASES[settings.entropy_unit]
             row.pending_stats = (entropy, float(probabilities[token]))
         if token in settings.eos_token_ids:
-            row.phase, row.finish_reason = DONE, "eos"
+            row.finish("eos")
             return
         if row.phase == THINKING:
-            action = policy.on_token(self._view(row, self.decode([token])), token)
-            if isinstance(action, Probe):
+            step = row.decide(policy, self._view(row, token), token, settings, self.tokenizer)
+            if isinstance(step, Probe):
                 row.held_token, row.held_stats = token, row.pending_stats
-                row.probe_spec = action.spec
+                row.probe_spec = step.spec
                 row.probe_ids, row.probe_entropies, row.probe_max_probs, row.probe_columns = [], [], [], []
-                row.pending, row.pending_kind = list(action.spec.prefix_ids), "probe"
+                row.pending, row.pending_kind = list(step.spec.prefix_ids), PROBE
                 return
-            if isinstance(action, CloseThinking):
-                extra = self.encode(action.answer_prefix) if action.answer_prefix else []
-                self._close(row, settings, close_ids + extra, action.reason, action.final_text)
+            if isinstance(step, Forced):
+                self._force(row, step)
                 return
-        row.pending, row.pending_kind = [token], row.phase
-        self._check_after_feed(row, token, settings, think_end_id)
+        self._feed(row, token, settings, think_end_id)
 
-    def _check_after_feed(self, row, token, settings, think_end_id) -> None:
-        """Length limit, stop strings and the model closing its own thinking."""
-        generated = self._generated(row) + 1  # the token is fed next step, count it now
-        if row.phase == ANSWER and row.answer_limit is not None:
-            row.answer_tokens_after_cut += 1
-            if row.answer_tokens_after_cut >= row.answer_limit:
-                self._finish_with_pending(row, "length")
-                return
-        if generated >= settings.max_new_tokens:
+    def _feed(self, row, token, settings, think_end_id) -> None:
+        """Feed a sampled token next step; first the length limit, stop strings and the model
+        closing its own thinking."""
+        row.pending, row.pending_kind = [token], row.phase
+        if row.room(settings) <= 1:  # the token is fed next step: count it now
             self._finish_with_pending(row, "length")
             return
         needs_text = settings.stop_strings or (row.phase == THINKING and think_end_id is None)
         if row.phase == THINKING and think_end_id is not None and token == think_end_id:
-            row.phase, row.closed_by = ANSWER, "model"
+            row.model_closed()
             return
         if needs_text:
             window = self.decode((row.token_ids + [token])[-TEXT_WINDOW_TOKENS:])
@@ -276,40 +210,37 @@ class ThinkingEngine:
                 self._finish_with_pending(row, "stop")
                 return
             if row.phase == THINKING and settings.think_end in window:
-                row.phase, row.closed_by = ANSWER, "model"
+                row.model_closed()
 
     @staticmethod
     def _log_tokens(row: _Row) -> None:
         """Append the pending tokens to the row's output (with their stats if recorded)."""
         n = len(row.pending)
         row.token_ids.extend(row.pending)
-        row.kinds.extend([row.pending_kind] * n)
+        if row.pending_kind == THINKING:
+            row.thinking_tokens += n
+        elif row.pending_kind == ANSWER:
+            row.answer_tokens += n  # forced text was counted when the row closed
         stats = row.pending_stats if n == 1 and row.pending_stats else (None, None)
         row.token_entropies.extend([stats[0]] + [None] * (n - 1))
         row.token_probs.extend([stats[1]] + [None] * (n - 1))
         row.pending_stats = None
 
     def _finish_with_pending(self, row: _Row, reason: str) -> None:
-        """End the row now; its pending token is part of the output but needs no forward."""
+        """End the row now; its pending tokens are part of the output but need no forward."""
         self._log_tokens(row)
         row.pending = []
-        row.phase, row.finish_reason = DONE, reason
+        row.finish(reason)
 
-    def _close(self, row, settings, close_ids, reason, final_text) -> None:
-        row.cut_position, row.cut_reason, row.closed_by = row.thinking_tokens, reason, "method"
-        row.pending_stats = None  # the sampled token was dropped; forced text has no stats
-        row.phase = ANSWER
-        if final_text is not None:  # the method already has the answer: emit it, stop
-            row.pending, row.pending_kind = self.encode(final_text), ANSWER
-            self._finish_with_pending(row, "final")
-            return
-        row.pending, row.pending_kind = list(close_ids), ANSWER
-        remaining = settings.max_new_tokens - self._generated(row) - len(close_ids)
-        row.answer_limit = remaining if settings.answer_budget is None else min(remaining, settings.answer_budget)
-        if row.answer_limit <= 0:
-            self._finish_with_pending(row, "length")
+    def _force(self, row: _Row, forced: Forced) -> None:
+        """Feed a method's forced text (the sampled token is dropped; forced text has no stats)."""
+        row.pending_stats = None
+        row.pending, row.pending_kind = list(forced.ids), FORCED
+        if row.phase == DONE:  # a final text, or no room left: written, never fed
+            self._log_tokens(row)
+            row.pending = []
 
-    def _step_probe(self, row, logits, row_mask, settings, policy, close_ids, think_end_id) -> None:
+    def _step_probe(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
         row.probe_entropies.append(float(entropy_from_logits(logits, settings.entropy_unit)))
         row.probe_max_probs.append(float(max_probability(logits)))
         token = int(torch.argmax(logits))
@@ -319,45 +250,17 @@ class ThinkingEngine:
         done = len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids
         done = done or any(s in text for s in spec.stop_texts)
         if not done:
-            row.pending, row.pending_kind = [token], "probe"
+            row.pending, row.pending_kind = [token], PROBE
             return
         row.probe_tokens += 1  # the last probe token was decoded but never fed
         # Discard the probe: its columns become holes; the row's position rewinds.
         row_mask[row.probe_columns] = 0
         row.position -= len(row.probe_columns)
         result = ProbeResult(row.probe_entropies, row.probe_max_probs, row.probe_ids, text)
-        view = self._view(row, self.decode([row.held_token]))
-        decision = policy.on_probe(view, result)
-        row.probes.append(
-            {
-                "position": row.thinking_tokens,
-                "trigger": view.token_text,
-                "entropies": [round(x, 6) for x in result.entropies],
-                "max_probs": [round(x, 6) for x in result.max_probs],
-                "probe_text": text,
-                "score": decision.score,
-                "decision": "cut" if decision.cut else "continue",
-            }
-        )
+        forced = row.probed(policy, self._view(row, row.held_token), result, settings, self.tokenizer)
         held, row.held_token, row.probe_spec = row.held_token, None, None
-        if decision.cut:
-            self._close(row, settings, close_ids, decision.reason or "probe", decision.final_text)
+        if forced is not None:
+            self._force(row, forced)
         else:
-            row.pending, row.pending_kind = [held], THINKING
             row.pending_stats = row.held_stats
-            self._check_after_feed(row, held, settings, think_end_id)
-
-    @staticmethod
-    def _result(row: _Row) -> RowResult:
-        return RowResult(
-            token_ids=row.token_ids,
-            kinds=row.kinds,
-            finish_reason=row.finish_reason or "length",
-            probe_tokens=row.probe_tokens,
-            probes=row.probes,
-            cut_position=row.cut_position,
-            cut_reason=row.cut_reason,
-            closed_by=row.closed_by,
-            token_entropies=row.token_entropies,
-            token_probs=row.token_probs,
-        )
+            self._feed(row, held, settings, think_end_id)

@@ -5,7 +5,8 @@ Per row, a small state machine: think until the policy's `SegmentPlan` says a de
 fall (a trigger word as a stop string, a step end, a token budget) or the model closes
 thinking itself → ask `on_token` → feed, probe, or close thinking → answer. All rows' next
 requests go to the backend together, so a backend can batch them (vLLM) or send them
-concurrently (a server).
+concurrently (a server). What follows a policy's answer is `row.py`'s, shared with the HF
+engine.
 
 What differs from the HF engine, and is recorded or documented:
 - probes see top-k log-probabilities only, so their entropies are top-k estimates with a
@@ -21,12 +22,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .engine import DecodeSettings, RowResult
-from .policy import CloseThinking, Probe, ProbeResult, ProbeSpec, RowView, SegmentPlan, ThinkingPolicy
+from .policy import Probe, ProbeResult, ProbeSpec, SegmentPlan, ThinkingPolicy
+from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult
 from .topk_entropy import DEFAULT_ESTIMATOR, topk_entropy, topk_entropy_bounds
 
-THINKING, PROBING, ANSWER, DONE = "thinking", "probing", "answer", "done"
 NO_TOKEN = -1  # `on_token`'s token id when no sampled token is under decision (a budget, a step end)
+TAIL_CHARS = 64  # characters of thinking a policy's `RowView.tail_text()` sees
 
 
 @dataclass(frozen=True)
@@ -52,29 +53,19 @@ class Segment:
 
 
 @dataclass
-class _Row:
-    index: int
-    prompt: str
-    seed: int
-    phase: str = THINKING
+class _Row(Row):
+    """A row as text: what the backend is sent next."""
+
+    prompt: str = ""
+    seed: int = 0
     thinking: str = ""
     answer: str = ""
-    thinking_tokens: int = 0
-    answer_tokens: int = 0
-    probe_tokens: int = 0
     held: str | None = None  # a trigger text matched as a stop string, not yet fed
     held_tokens: int = 0
     plan: SegmentPlan = field(default_factory=SegmentPlan)  # of the last thinking request
     probe: ProbeSpec | None = None
     probe_text: str = ""
-    probes: list[dict] = field(default_factory=list)
-    state: dict = field(default_factory=dict)
     requests: int = 0
-    closed_by: str | None = None
-    cut_position: int | None = None
-    cut_reason: str | None = None
-    finish_reason: str | None = None
-    answer_limit: int | None = None
 
 
 class SegmentThinkingLoop:
@@ -91,7 +82,8 @@ class SegmentThinkingLoop:
 
     def run(self, prompts: list[str], settings: DecodeSettings, policy: ThinkingPolicy, row_seeds: list[int]) -> list[tuple[RowResult, str]]:
         """(accounting, generated text) per prompt."""
-        rows = [_Row(i, prompt, settings.seed + seed) for i, (prompt, seed) in enumerate(zip(prompts, row_seeds))]
+        rows = [_Row(i, settings.max_new_tokens, prompt=prompt, seed=settings.seed + seed)
+                for i, (prompt, seed) in enumerate(zip(prompts, row_seeds))]
         while True:
             active = [row for row in rows if row.phase != DONE]
             pending = []
@@ -107,55 +99,41 @@ class SegmentThinkingLoop:
             for (row, _), segment in zip(pending, segments):
                 row.requests += 1
                 self._absorb(row, segment, settings, policy)
-        return [self._result(row) for row in rows]
+        return [(row.result(), row.thinking + row.answer) for row in rows]
 
     # -- one row ------------------------------------------------------------------------
-    def _view(self, row: _Row, settings: DecodeSettings) -> RowView:
-        return RowView(
-            thinking_tokens=row.thinking_tokens,
-            last_token_id=None,
-            token_text=row.held or "",
-            probes_done=len(row.probes),
-            max_new_tokens=settings.max_new_tokens,
-            state=row.state,
-            tail_text=lambda: row.thinking[-64:],
-        )
+    @staticmethod
+    def _view(row: _Row):
+        return row.view(row.held or "", None, lambda: row.thinking[-TAIL_CHARS:])
 
     @staticmethod
     def _temperature(settings: DecodeSettings) -> float:
         return settings.temperature if settings.do_sample else 0.0
 
-    def _used(self, row: _Row) -> int:
-        return row.thinking_tokens + row.answer_tokens
-
     def _next_request(self, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> SegmentRequest | None:
         seed = row.seed + 7919 * row.requests
-        if row.phase == PROBING:
+        if row.probe is not None:
             return SegmentRequest(
                 prompt=row.prompt + row.thinking + row.probe_text,
                 max_tokens=row.probe.max_tokens,
                 stop=tuple(row.probe.stop_texts),
                 top_logprobs=self.top_k,
             )
-        left = settings.max_new_tokens - self._used(row)
-        if row.phase == ANSWER:
-            limit = left if row.answer_limit is None else min(left, row.answer_limit)
-            if limit <= 0:
-                row.phase, row.finish_reason = DONE, "length"
-                return None
-            return SegmentRequest(row.prompt + row.thinking + row.answer, limit, self._temperature(settings), settings.top_p, seed, settings.stop_strings)
-        if left <= 0:
-            row.phase, row.finish_reason = DONE, "length"
+        limit = row.room(settings)
+        if limit <= 0:
+            row.finish("length")
             return None
-        plan = policy.segment_plan(self._view(row, settings))
+        if row.phase == ANSWER:
+            return SegmentRequest(row.prompt + row.thinking + row.answer, limit, self._temperature(settings), settings.top_p, seed, settings.stop_strings)
+        plan = policy.segment_plan(self._view(row))
         if plan.max_tokens == 0:  # a decision is due before any more thinking
             self._decide(row, NO_TOKEN, settings, policy)
-            if row.phase != THINKING:
+            if row.phase != THINKING or row.probe is not None:
                 return None
             plan = SegmentPlan(plan.stop_texts, plan.boundary_texts, None)  # fed: think on
         row.plan = plan  # what the segment's stop texts mean when it comes back
-        limit = left if plan.max_tokens is None else min(left, plan.max_tokens)
-        stops = tuple(dict.fromkeys((*plan.stop_texts, *plan.boundary_texts, settings.think_end)))
+        limit = limit if plan.max_tokens is None else min(limit, plan.max_tokens)
+        stops = tuple(dict.fromkeys((*plan.stop_texts, *plan.boundary_texts, settings.think_end, *settings.stop_strings)))
         return SegmentRequest(
             row.prompt + row.thinking, limit, self._temperature(settings), settings.top_p, seed, stops,
             banned_ids=policy.banned_token_ids(),
@@ -165,32 +143,31 @@ class SegmentThinkingLoop:
         if segment.tokens < 0:
             segment.tokens = self.count(segment.text) + self.count(segment.matched_stop or "")
         stop_tokens = min(segment.tokens, self.count(segment.matched_stop or ""))
-        if row.phase == PROBING:
+        if row.probe is not None:
             self._absorb_probe(row, segment, settings, policy)
             return
-        if row.phase == ANSWER:
+        if row.phase == ANSWER:  # generated tokens count, a matched stop string's included (as on HF)
             row.answer += segment.text
-            row.answer_tokens += segment.tokens - stop_tokens  # a user stop string is not part of the output
-            row.phase = DONE
-            row.finish_reason = {"eos": "eos", "stop": "stop"}.get(segment.finish_reason, "length")
+            row.answer_tokens += segment.tokens
+            row.finish({"eos": "eos", "stop": "stop"}.get(segment.finish_reason, "length"))
             return
+        stop = segment.matched_stop
         row.thinking += segment.text
-        row.thinking_tokens += segment.tokens - stop_tokens
-        if segment.finish_reason == "eos":
-            row.phase, row.finish_reason = DONE, "eos"
+        if segment.finish_reason == "eos" or stop in settings.stop_strings:  # a user stop string ends thinking too
+            row.thinking_tokens += segment.tokens
+            row.finish("eos" if segment.finish_reason == "eos" else "stop")
             return
+        row.thinking_tokens += segment.tokens - stop_tokens
         if segment.finish_reason == "length":
-            if self._used(row) >= settings.max_new_tokens:
-                row.phase, row.finish_reason = DONE, "length"
+            if row.room(settings) <= 0:
+                row.finish("length")
             else:
                 self._decide(row, NO_TOKEN, settings, policy)
             return
-        stop = segment.matched_stop
         if stop == settings.think_end:
             row.thinking += stop
             row.thinking_tokens += stop_tokens
-            row.closed_by, row.phase = "model", ANSWER
-            self._limit_answer(row, settings)
+            row.model_closed()
             return
         if stop in row.plan.boundary_texts:
             row.thinking += stop
@@ -202,12 +179,12 @@ class SegmentThinkingLoop:
             self._decide(row, ids[0] if len(ids) == 1 else NO_TOKEN, settings, policy)
 
     def _decide(self, row: _Row, token_id: int, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
-        action = policy.on_token(self._view(row, settings), token_id)
-        if isinstance(action, Probe):
-            row.phase, row.probe = PROBING, action.spec
-            row.probe_text = self.tokenizer.decode(list(action.spec.prefix_ids))
-        elif isinstance(action, CloseThinking):
-            self._close(row, settings, action.reason, action.final_text, action.answer_prefix)
+        step = row.decide(policy, self._view(row), token_id, settings, self.tokenizer)
+        if isinstance(step, Probe):
+            row.probe = step.spec
+            row.probe_text = self.tokenizer.decode(list(step.spec.prefix_ids))
+        elif isinstance(step, Forced):
+            self._force(row, step)
         else:
             self._feed_held(row)
 
@@ -217,21 +194,11 @@ class SegmentThinkingLoop:
             row.thinking_tokens += row.held_tokens
         row.held, row.held_tokens = None, 0
 
-    def _close(self, row: _Row, settings: DecodeSettings, reason: str, final_text: str | None = None, answer_prefix: str = "") -> None:
-        row.held = None
-        row.closed_by, row.cut_position, row.cut_reason = "method", row.thinking_tokens, reason
-        forced = final_text if final_text is not None else settings.close_text + answer_prefix
-        row.answer += forced
-        row.answer_tokens += self.count(forced)
-        if final_text is not None:
-            row.phase, row.finish_reason = DONE, "final"
-            return
-        row.phase = ANSWER
-        self._limit_answer(row, settings)
-
-    def _limit_answer(self, row: _Row, settings: DecodeSettings) -> None:
-        if settings.answer_budget is not None:
-            row.answer_limit = settings.answer_budget
+    @staticmethod
+    def _force(row: _Row, forced: Forced) -> None:
+        """A method closed thinking: the held trigger is dropped, the forced text written."""
+        row.held, row.held_tokens = None, 0
+        row.answer += forced.text
 
     def _absorb_probe(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
         scale = 1 / math.log(2) if settings.entropy_unit == "bits" else 1.0
@@ -241,40 +208,15 @@ class SegmentThinkingLoop:
         max_probs = [math.exp(lps[0]) if lps else 0.0 for lps in positions]
         result = ProbeResult(entropies, max_probs, [], segment.text + (segment.matched_stop or ""), segment.token_texts or None)
         row.probe_tokens += len(row.probe.prefix_ids) + segment.tokens
-        decision = policy.on_probe(self._view(row, settings), result)
-        row.probes.append(
-            {
-                "position": row.thinking_tokens,
-                "trigger": row.held,
-                "entropies": [round(e, 6) for e in entropies],
-                "max_probs": [round(p, 6) for p in max_probs],
-                "probe_text": result.text,
-                "score": decision.score,
-                "decision": "cut" if decision.cut else "continue",
-                "entropy_estimate": {
-                    "top_k": self.top_k,
-                    "estimator": self.estimator,
-                    "lower": [round(lo * scale, 6) for lo, _ in bounds],
-                    "upper": [round(up * scale, 6) for _, up in bounds],
-                },
-            }
-        )
+        estimate = {
+            "top_k": self.top_k,
+            "estimator": self.estimator,
+            "lower": [round(lo * scale, 6) for lo, _ in bounds],
+            "upper": [round(up * scale, 6) for _, up in bounds],
+        }
+        forced = row.probed(policy, self._view(row), result, settings, self.tokenizer, {"entropy_estimate": estimate})
         row.probe, row.probe_text = None, ""
-        if decision.cut:
-            self._close(row, settings, decision.reason, decision.final_text)
+        if forced is not None:
+            self._force(row, forced)
         else:
-            row.phase = THINKING
             self._feed_held(row)
-
-    def _result(self, row: _Row) -> tuple[RowResult, str]:
-        kinds = ["thinking"] * row.thinking_tokens + ["answer"] * row.answer_tokens
-        return RowResult(
-            token_ids=[],
-            kinds=kinds,
-            finish_reason=row.finish_reason or "length",
-            probe_tokens=row.probe_tokens,
-            probes=row.probes,
-            cut_position=row.cut_position,
-            cut_reason=row.cut_reason,
-            closed_by=row.closed_by,
-        ), row.thinking + row.answer

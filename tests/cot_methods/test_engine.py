@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+from cotbench.cot_methods.engine import ThinkingEngine
 from cotbench.cot_methods.policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
+from cotbench.cot_methods.row import DecodeSettings
 
 PROMPTS = ["The capital of France is", "Once upon a time, in a small village by the sea, there lived", "1 + 1 ="]
 

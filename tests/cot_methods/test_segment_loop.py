@@ -15,10 +15,11 @@ from cotbench.cot_methods.budget import BudgetPolicy
 from cotbench.cot_methods.deer import DeerArgs, DeerPolicy
 from cotbench.cot_methods.dynasor import DynasorPolicy
 from cotbench.cot_methods.eat import EatArgs, EatPolicy
-from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+from cotbench.cot_methods.engine import ThinkingEngine
 from cotbench.cot_methods.entrocut import EntroCutArgs, EntroCutPolicy
 from cotbench.cot_methods.nowait import NoWaitPolicy
 from cotbench.cot_methods.policy import ThinkingPolicy
+from cotbench.cot_methods.row import DecodeSettings
 from cotbench.cot_methods.segment_loop import SegmentThinkingLoop
 from cotbench.cot_methods.vocabulary import reflection_token_ids, trigger_token_ids
 from cotbench.harness_tasks.arith import evaluation_problems
@@ -26,6 +27,7 @@ from cotbench.harness_tasks.utils import doc_to_text_math
 
 MAX_NEW = 260
 PROBE = "\n**Final Answer**\n\\boxed{"
+ANSWER_BUDGET = 48  # after a method's cut only (row.py); the model's own answers run to MAX_NEW
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,8 @@ def engine_decode(tokenizer, ids):
 def run_both(testbed, policy, top_k):
     model, tokenizer, prompts = testbed
     engine = ThinkingEngine(model, tokenizer)
-    decode = DecodeSettings(max_new_tokens=MAX_NEW, eos_token_ids=frozenset({tokenizer.eos_token_id}))
+    decode = DecodeSettings(max_new_tokens=MAX_NEW, eos_token_ids=frozenset({tokenizer.eos_token_id}), answer_budget=ANSWER_BUDGET,
+                            stop_strings=("Question:",))
     hf = engine.run([tokenizer.encode(p, add_special_tokens=False) for p in prompts], decode, policy, row_seeds=list(range(len(prompts))))
     loop = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer, top_k)
     segment = loop.run(prompts, decode, policy, list(range(len(prompts))))

@@ -1,0 +1,183 @@
+"""One row of a thinking loop, the part both loops share: the HF engine (`engine.py`, token by
+token on the KV cache) and the segment loop (`segment_loop.py`, vLLM / OpenAI-compatible servers).
+
+What happens once a policy has answered is the same on every backend, so it lives here once:
+dispatching `on_token`'s action, closing thinking (close text, answer prefix or final text),
+how forced text becomes token ids, the answer budget, the probe record and the result. A loop
+only says how tokens reach its model and how it learns what the model generated.
+
+The rules (documented once, here):
+- `answer_budget` limits the answer only after a *method's* cut: at most that many answer
+  tokens after the forced close text (and answer prefix). An answer after the model closed
+  its own thinking runs to `max_new_tokens`, as it would without the method.
+- A cut's reason is the policy's; a probe decision that gives none is recorded as
+  `PROBE_CUT_REASON`, a `CloseThinking` that gives none as `CLOSE_CUT_REASON`.
+- Forced text counts as answer tokens, and it is always written whole, even past
+  `max_new_tokens` (the row then ends with finish reason "length").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .policy import CloseThinking, Decision, Feed, Probe, ProbeResult, RowView, ThinkingPolicy
+
+THINKING, ANSWER, DONE = "thinking", "answer", "done"
+PROBE_CUT_REASON = "probe"  # cut_reason of a probe decision that names none
+CLOSE_CUT_REASON = "close"  # cut_reason of a CloseThinking that names none
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How every row of a request decodes, on every backend."""
+
+    max_new_tokens: int
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 1234
+    stop_strings: tuple[str, ...] = ()
+    eos_token_ids: frozenset[int] = frozenset()
+    think_end: str = "</think>"
+    close_text: str = "\n</think>\n\n"  # appended when a method cuts thinking
+    answer_budget: int | None = None  # max answer tokens after a method's cut (None: what is left)
+    entropy_unit: str = "nats"
+    # Record each sampled token's full-vocabulary entropy and probability (step entropy needs
+    # them; off by default because it costs a softmax per token; HF engine only).
+    record_token_stats: bool = False
+
+
+@dataclass
+class RowResult:
+    token_ids: list[int]  # generated ids (the HF engine; empty on segment backends)
+    kinds: list[str]  # per token: "thinking" | "answer" (forced close text counts as answer)
+    finish_reason: str  # "eos" | "stop" | "length" | "final"
+    probe_tokens: int
+    probes: list[dict]
+    cut_position: int | None  # thinking tokens when a method closed thinking
+    cut_reason: str | None
+    closed_by: str | None  # "model" | "method" | None
+    token_entropies: list[float | None] = field(default_factory=list)  # per token; None if forced
+    token_probs: list[float | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Forced:
+    """Text a method forces into the row when it closes thinking, and the ids fed for it."""
+
+    text: str
+    ids: list[int]
+
+
+def forced_ids(tokenizer, text: str) -> list[int]:
+    """The ids a forced text is fed as."""
+    return tokenizer.encode(text, add_special_tokens=False) if text else []
+
+
+@dataclass
+class Row:
+    """The state of one row that does not depend on the backend."""
+
+    index: int
+    max_new_tokens: int
+    phase: str = THINKING
+    thinking_tokens: int = 0  # fed (a held trigger excluded)
+    answer_tokens: int = 0  # forced text included
+    probe_tokens: int = 0
+    probes: list[dict] = field(default_factory=list)
+    state: dict = field(default_factory=dict)  # the policy's per-row memory
+    closed_by: str | None = None
+    cut_position: int | None = None
+    cut_reason: str | None = None
+    finish_reason: str | None = None
+    answer_start: int | None = None  # answer tokens when a method's forced text ended
+
+    # -- accounting ---------------------------------------------------------------------
+    def used(self) -> int:
+        return self.thinking_tokens + self.answer_tokens
+
+    def room(self, settings: DecodeSettings) -> int:
+        """Tokens the model may still generate: what is left of `max_new_tokens`, and after a
+        method's cut at most `answer_budget` answer tokens past the forced text."""
+        left = settings.max_new_tokens - self.used()
+        if self.answer_start is not None and settings.answer_budget is not None:
+            left = min(left, settings.answer_budget - (self.answer_tokens - self.answer_start))
+        return left
+
+    def finish(self, reason: str) -> None:
+        self.phase, self.finish_reason = DONE, reason
+
+    def model_closed(self) -> None:
+        """The model wrote the end-of-thinking marker itself: its answer follows, unbudgeted."""
+        self.phase, self.closed_by = ANSWER, "model"
+
+    def view(self, token_text: str, last_token_id: int | None, tail_text) -> RowView:
+        return RowView(
+            thinking_tokens=self.thinking_tokens,
+            last_token_id=last_token_id,
+            token_text=token_text,
+            probes_done=len(self.probes),
+            max_new_tokens=self.max_new_tokens,
+            state=self.state,
+            tail_text=tail_text,
+        )
+
+    # -- what a policy answers ------------------------------------------------------------
+    def decide(self, policy: ThinkingPolicy, view: RowView, token_id: int, settings: DecodeSettings, tokenizer) -> Feed | Probe | Forced:
+        """Ask `on_token` about the token under decision: feed it, probe first, or close
+        thinking (the token is dropped and the returned forced text is fed instead)."""
+        action = policy.on_token(view, token_id)
+        if isinstance(action, CloseThinking):
+            return self.close(settings, tokenizer, action.reason or CLOSE_CUT_REASON, action.final_text, action.answer_prefix)
+        return action if isinstance(action, Probe) else Feed()
+
+    def probed(self, policy: ThinkingPolicy, view: RowView, result: ProbeResult, settings: DecodeSettings, tokenizer,
+               extra: dict | None = None) -> Forced | None:
+        """Ask `on_probe` about a finished probe and record it; the forced text when it cuts,
+        None when thinking goes on (the held token is fed)."""
+        decision: Decision = policy.on_probe(view, result)
+        self.probes.append(
+            {
+                "position": self.thinking_tokens,
+                "trigger": view.token_text,
+                "entropies": [round(x, 6) for x in result.entropies],
+                "max_probs": [round(x, 6) for x in result.max_probs],
+                "probe_text": result.text,
+                "score": decision.score,
+                "decision": "cut" if decision.cut else "continue",
+                **(extra or {}),
+            }
+        )
+        if not decision.cut:
+            return None
+        return self.close(settings, tokenizer, decision.reason or PROBE_CUT_REASON, decision.final_text)
+
+    def close(self, settings: DecodeSettings, tokenizer, reason: str, final_text: str | None = None, answer_prefix: str = "") -> Forced:
+        """A method closes thinking: the close text and answer prefix (or the final text, which
+        ends the row) are forced, counted as answer tokens, and the answer budget starts."""
+        self.closed_by, self.cut_position, self.cut_reason = "method", self.thinking_tokens, reason
+        text = final_text if final_text is not None else settings.close_text + answer_prefix
+        forced = Forced(text, forced_ids(tokenizer, text))
+        self.answer_tokens += len(forced.ids)
+        self.answer_start = self.answer_tokens
+        self.phase = ANSWER
+        if final_text is not None:
+            self.finish("final")
+        elif self.room(settings) <= 0:
+            self.finish("length")
+        return forced
+
+    # -- the result -----------------------------------------------------------------------
+    def result(self, token_ids=(), token_entropies=(), token_probs=()) -> RowResult:
+        return RowResult(
+            token_ids=list(token_ids),
+            kinds=[THINKING] * self.thinking_tokens + [ANSWER] * self.answer_tokens,
+            finish_reason=self.finish_reason or "length",
+            probe_tokens=self.probe_tokens,
+            probes=self.probes,
+            cut_position=self.cut_position,
+            cut_reason=self.cut_reason,
+            closed_by=self.closed_by,
+            token_entropies=list(token_entropies),
+            token_probs=list(token_probs),
+        )
