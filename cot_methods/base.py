@@ -23,6 +23,7 @@ from .engine import ThinkingEngine
 from .journal import Journal, request_key
 from .model_loading import resolve_pretrained
 from .policy import ThinkingPolicy
+from .protocol import Protocol, resolve_protocol
 from .record import GenerationRecord, GenerationText
 from .row import DecodeSettings
 
@@ -43,6 +44,11 @@ class CotbenchLM(HFLM):
     # "approximate" (entropies from top-k logprobs), or None with the reason it cannot.
     segment_support: str | None = "exact"
     segment_unsupported_reason = ""
+    # The method's published decoding, budget and constants (`protocol=paper`, protocol.py).
+    PAPER_PROTOCOL: Protocol | None = None
+    # False for post-hoc methods (step entropy) that decode the full thinking anyway: their
+    # thinking-token reduction is no saving of generated tokens (reports read this flag).
+    saves_compute = True
 
     # -- backend selection: `backend=hf` (default) | `vllm` | `openai` ---------------------
     @classmethod
@@ -66,8 +72,7 @@ class CotbenchLM(HFLM):
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, gguf_file: str | None = None, **kwargs):
         method = f"cotbench-{self.method_name}"
-        self.engine_args = parse_method_args(EngineArgs, kwargs, method)
-        self.method_args = parse_method_args(self.MethodArgs, kwargs, method) if self.MethodArgs else None
+        self.protocol, self.protocol_settings, self.engine_args, self.method_args = self.resolve_arguments(kwargs)
         unknown = sorted(set(kwargs) - _HFLM_ARGS - _PASS_THROUGH)
         if unknown:
             allowed = sorted(set(asdict(self.engine_args)) | set(asdict(self.method_args) if self.method_args else ()))
@@ -85,6 +90,16 @@ class CotbenchLM(HFLM):
         # Whether this model thinks at all: its template knows the end-of-thinking marker.
         self.model_thinks = self.engine_args.think_end in template
 
+    @classmethod
+    def resolve_arguments(cls, kwargs: dict):
+        """(protocol name, Protocol, EngineArgs, MethodArgs) from model_args, whose keys are
+        consumed: `protocol=paper` fills in the published preset first (both backends call this)."""
+        method = f"cotbench-{cls.method_name}"
+        protocol, settings = resolve_protocol(kwargs, cls.PAPER_PROTOCOL, method)
+        engine_args = parse_method_args(EngineArgs, kwargs, method)
+        method_args = parse_method_args(cls.MethodArgs, kwargs, method) if cls.MethodArgs else None
+        return protocol, settings, engine_args, method_args
+
     # -- what a method provides -------------------------------------------------------
     def make_policy(self) -> ThinkingPolicy:
         return ThinkingPolicy()
@@ -96,6 +111,10 @@ class CotbenchLM(HFLM):
             "method_args": asdict(self.method_args) if self.method_args else {},
             "engine_args": asdict(self.engine_args),
             "pretrained": self.cotbench_pretrained,
+            "saves_compute": self.saves_compute,
+            "protocol": self.protocol,
+            "protocol_source": self.protocol_settings.source,
+            "protocol_decoding": dict(self.protocol_settings.decoding),
         }
 
     # -- lm-eval hooks ------------------------------------------------------------------
@@ -114,6 +133,7 @@ class CotbenchLM(HFLM):
 
     def _settings(self, gen_kwargs: dict) -> DecodeSettings:
         method = f"cotbench-{self.method_name}"
+        gen_kwargs = {**gen_kwargs, **self.protocol_settings.decoding}  # protocol=paper: published decoding wins
         unknown = sorted(set(gen_kwargs) - _GEN_KWARGS)
         if unknown:
             raise CotbenchError(f"{method}: unsupported generation kwarg {unknown[0]!r} (expected some of {', '.join(sorted(_GEN_KWARGS))})")

@@ -16,6 +16,7 @@ from lm_eval.api.registry import register_model
 from .args import require, unescape
 from .base import CotbenchLM
 from .policy import CloseThinking, Feed, SegmentPlan, ThinkingPolicy
+from .protocol import GREEDY, Protocol
 
 
 @dataclass
@@ -42,10 +43,22 @@ class BudgetPolicy(ThinkingPolicy):
         return SegmentPlan(max_tokens=max(0, self.budget - row.thinking_tokens))
 
 
+# s1 as published: greedy (the paper's evaluation), and on a spent budget the end-of-thinking
+# delimiter then "\nFinal Answer:" (s1's vLLM budget forcing: thinking_end + "\nFinal Answer:"),
+# i.e. "\n</think>\nFinal Answer:" for an R1-style model, without our default's blank line.
+PAPER_PROTOCOL = Protocol(
+    source="arXiv 2501.19393 §3; simplescaling/s1 README, 'vLLM with budget forcing'",
+    decoding=dict(GREEDY),
+    method_args={"answer_prefix": "Final Answer:"},
+    engine_args={"close_text": "\\n</think>\\n"},
+)
+
+
 @register_model("cotbench-budget")
 class BudgetLM(CotbenchLM):
     method_name = "budget"
     MethodArgs = BudgetArgs
+    PAPER_PROTOCOL = PAPER_PROTOCOL
 
     def make_policy(self):
         return BudgetPolicy(self.method_args.thinking_budget, unescape(self.method_args.answer_prefix))

@@ -2,7 +2,10 @@
 official code iie-ycx/DEER).
 
 At a "Wait" the model is asked for a trial answer: the probe "\\n**Final Answer**\\n\\boxed"
-is appended and up to 20 tokens are decoded greedily, stopping at a closing brace. The
+is appended and up to 20 tokens are decoded greedily, stopping where the boxed answer ends
+(vllm-deer.py's stop strings: a "}" followed by a space, newline, "." "\\" or "}", or
+")}": never inside `\\frac{1}{2}`, whose inner "}{" is no stop; an inner "}}", as in
+`\\frac{\\sqrt{3}}{2}`, still ends it early, as in the official code). The
 confidence is the mean (official R1 code, `avg1`, default) or geometric mean (paper's
 formula, Qwen3 code) of the trial answer's max token probabilities, skipping the first token
 ('{'). Above λ = 0.95 thinking ends; otherwise "Wait" is kept and thinking continues. At
@@ -20,10 +23,12 @@ from lm_eval.api.registry import register_model
 from .args import require, unescape
 from .base import CotbenchLM
 from .policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
+from .protocol import GREEDY, Protocol
 from .vocabulary import trigger_token_ids
 
-# Probe stops of vllm-deer.py: the trial answer ends at its closing brace.
-DEER_STOP_TEXTS = ("}",)
+# Probe stops of vllm-deer.py (`pred_prob_stop_tokens`): where \boxed{…} ends. A bare "}" would
+# cut `\frac{1}{2}` after "{1}" and score a truncated answer; "}{" is deliberately absent.
+DEER_STOP_TEXTS = (" }", "}\n", "}\n\n", "}.", "}.\n", "}\\", "}}", ")}", ")}.", ")}\n")
 CONFIDENCE_POLICIES = ("avg1", "avg2", "min")
 
 
@@ -90,10 +95,21 @@ class DeerPolicy(ThinkingPolicy):
         return Decision(cut=confidence > self.args.threshold, score=confidence, reason=f"confidence {confidence:.4f} > {self.args.threshold}")
 
 
+# DEER as published: greedy, a 16,000-token budget of which 60 % may be thinking (README's
+# R1 command: --max_generated_tokens 16000 --think_ratio 0.6; vllm-deer.py temperature 0.0).
+PAPER_PROTOCOL = Protocol(
+    source="arXiv 2504.15895; iie-ycx/DEER README (R1 command) and vllm-deer.py",
+    decoding={**GREEDY, "max_gen_toks": 16000},
+    method_args={"threshold": 0.95, "think_ratio": 0.6, "confidence": "avg1", "probe_tokens": 20, "max_probes": 10},
+    engine_args={"close_text": "\\n</think>\\n\\n"},
+)
+
+
 @register_model("cotbench-deer")
 class DeerLM(CotbenchLM):
     method_name = "deer"
     MethodArgs = DeerArgs
+    PAPER_PROTOCOL = PAPER_PROTOCOL
 
     def make_policy(self):
         ids = trigger_token_ids(self.tokenizer, self.method_args.triggers, "cotbench-deer")

@@ -19,6 +19,7 @@ from .bie import (
     low_importance_mask,
     redundancy_score,
 )
+from .protocol import Protocol
 
 
 @dataclass
@@ -36,10 +37,19 @@ class EntraArgs:
         require(self.attention_chunk >= 1, method, "attention_chunk", self.attention_chunk, "an integer >= 1")
 
 
+# ENTRA's published constants: λ = 1e-4 (λ = 2 for MATH: pass bie_lambda=2 there) and the top
+# 20 % by importance excluded (τ = 20 %). Its evaluation decoding is not published.
+PAPER_PROTOCOL = Protocol(
+    source="arXiv 2601.07123 (seed text): λ 1e-4 (2 for MATH), τ = top 20 % excluded; decoding not published",
+    method_args={"bie_lambda": DEFAULT_LAMBDA, "top_fraction": DEFAULT_TOP_FRACTION},
+)
+
+
 @register_model("cotbench-entra")
 class EntraLM(CotbenchLM):
     method_name = "entra"
     MethodArgs = EntraArgs
+    PAPER_PROTOCOL = PAPER_PROTOCOL
     segment_support = None
     segment_unsupported_reason = "ENTRA's analysis needs the last layer's attentions"
 

@@ -27,6 +27,7 @@ from lm_eval.api.registry import register_model
 from .args import require, unescape
 from .base import CotbenchLM
 from .policy import Decision, Feed, Probe, ProbeSpec, SegmentPlan, ThinkingPolicy
+from .protocol import Protocol
 from .vocabulary import trigger_token_ids
 
 # τ per model (substring of the model name, lower-case) — summaries of arXiv 2601.22617 [U].
@@ -91,10 +92,20 @@ class EntroCutPolicy(ThinkingPolicy):
         return Decision(cut=score < self.threshold, score=score, reason=f"entropy {score:.4f} < tau {self.threshold}")
 
 
+# What the paper publishes: τ per model (the table above, chosen from the model name), with
+# unpublished "further adjustments for AMC23" (pass them as a per-task threshold). Decoding,
+# probe text, k and aggregation are not public, so the preset leaves them at ours.
+PAPER_PROTOCOL = Protocol(
+    source="arXiv 2601.22617 (text seen via summaries): τ 0.15 (R1-Distill-Qwen-1.5B), 0.225 (7B); decoding not published",
+    method_args={"threshold": None},
+)
+
+
 @register_model("cotbench-entrocut")
 class EntroCutLM(CotbenchLM):
     method_name = "entrocut"
     MethodArgs = EntroCutArgs
+    PAPER_PROTOCOL = PAPER_PROTOCOL
     segment_support = "approximate"  # probe entropies from top-k logprobs (topk_entropy.py)
 
     def make_policy(self):

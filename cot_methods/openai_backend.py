@@ -12,10 +12,20 @@ take only text: `token_ids=false`. Requests of one round go out concurrently (at
 `concurrency` at a time); transient failures (connection errors, timeouts, 408/429/5xx) are
 retried with exponential backoff; anything else, or a server still failing after the
 retries, is one clear error — and with `journal=` a rerun resumes from the finished samples.
+
+Several servers (`base_url=http://a/v1|http://b/v1`: a fleet of `vllm serve` / SGLang servers
+behind no router): the requests of a round are dealt round-robin over the servers that are up.
+A server that refuses or drops a connection, or times out, is marked down and the request goes
+at once to the next server that is up, without spending a retry; only when every server is down
+are they all tried again after a backoff (a restarted server comes back). A completion request
+is idempotent (same prompt, seed and settings give the same completion on any replica of the
+model), so a request lost in flight on a dying server is simply sent again elsewhere; each
+request is answered exactly once.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,13 +36,27 @@ from .segment_loop import Segment, SegmentRequest
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+def split_base_urls(base_url: str | list[str] | tuple[str, ...]) -> list[str]:
+    """`http://a/v1|http://b/v1` (or a list) → the servers' /v1 roots, duplicates dropped, order kept."""
+    parts = base_url if isinstance(base_url, (list, tuple)) else str(base_url).split("|")
+    urls = list(dict.fromkeys(part.strip().rstrip("/") for part in parts if part.strip()))
+    if not urls:
+        raise CotbenchError(f"base_url={base_url!r}: expected a server's /v1 URL, or several separated by | (e.g. http://a:8000/v1|http://b:8000/v1)")
+    return urls
+
+
 class OpenAICompletionsBackend:
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, concurrency: int = 8,
+    def __init__(self, base_url: str | list[str], model: str, api_key: str | None = None, concurrency: int = 8,
                  timeout_s: float = 600.0, retries: int = 5, backoff_s: float = 1.0, session=None,
                  tokenizer=None):
         import requests
 
-        self.url = base_url.rstrip("/") + "/completions"
+        self.urls = [url + "/completions" for url in split_base_urls(base_url)]
+        self.url = self.urls[0] if len(self.urls) == 1 else " | ".join(self.urls)  # for messages
+        self.down: set[str] = set()  # servers that failed; skipped while another is up
+        self.served = {url: 0 for url in self.urls}  # completions answered per server
+        self._lock = threading.Lock()
+        self._next = 0  # round-robin position
         self.model, self.concurrency, self.timeout_s = model, concurrency, timeout_s
         self.retries, self.backoff_s = retries, backoff_s
         self.session = session or requests.Session()
@@ -60,28 +84,55 @@ class OpenAICompletionsBackend:
             body["logit_bias"] = {str(token_id): -100 for token_id in sorted(request.banned_ids)}
         return body
 
-    def _post(self, body: dict) -> dict:
+    def _order(self, start: int) -> list[str]:
+        """The servers to try for one request: those up, from its round-robin slot; else all."""
+        with self._lock:
+            up = [self.urls[(start + k) % len(self.urls)] for k in range(len(self.urls))]
+            live = [url for url in up if url not in self.down]
+            if not live:  # every server failed: try them all again (one may have restarted)
+                self.down.clear()
+                live = up
+            return live
+
+    def _mark_down(self, url: str) -> bool:
+        """Mark a server down; True while another server is still up."""
+        with self._lock:
+            self.down.add(url)
+            return len(self.down) < len(self.urls)
+
+    def _post(self, body: dict, slot: int = 0) -> dict:
         import requests
 
         delay = self.backoff_s
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
+            url = self._order(slot)[0]
             try:
-                response = self.session.post(self.url, json=body, headers=self.headers, timeout=self.timeout_s)
+                response = self.session.post(url, json=body, headers=self.headers, timeout=self.timeout_s)
             except (requests.ConnectionError, requests.Timeout) as error:
-                failure = f"{type(error).__name__}"
+                failure = f"{url}: {type(error).__name__}"
+                if self._mark_down(url):
+                    continue  # another server is up: send it there now, no retry spent
             else:
                 if response.status_code == 200:
                     try:
-                        return response.json()
+                        data = response.json()
                     except ValueError:
-                        raise CotbenchError(f"{self.url}: the server answered 200 with a body that is not JSON") from None
+                        raise CotbenchError(f"{url}: the server answered 200 with a body that is not JSON") from None
+                    with self._lock:
+                        self.served[url] += 1
+                    return data
                 if response.status_code not in TRANSIENT_STATUS:
-                    raise CotbenchError(f"{self.url}: HTTP {response.status_code}: {response.text[:200].strip()}")
-                failure = f"HTTP {response.status_code}"
-            if attempt < self.retries:
-                time.sleep(delay)
-                delay *= 2
-        raise CotbenchError(f"{self.url}: {failure} after {self.retries} retries (the journal keeps finished samples; rerun to resume)")
+                    raise CotbenchError(f"{url}: HTTP {response.status_code}: {response.text[:200].strip()}")
+                failure = f"{url}: HTTP {response.status_code}"
+                slot += 1  # a busy server: the retry goes to the next one
+            if attempt >= self.retries:
+                break
+            attempt += 1
+            time.sleep(delay)
+            delay *= 2
+        servers = "" if len(self.urls) == 1 else f" (all {len(self.urls)} servers tried)"
+        raise CotbenchError(f"{failure} after {self.retries} retries{servers} (the journal keeps finished samples; rerun to resume)")
 
     def parse(self, data: dict, request: SegmentRequest) -> Segment:
         try:
@@ -106,6 +157,9 @@ class OpenAICompletionsBackend:
 
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
         bodies = [self.payload(r) for r in requests]
+        with self._lock:
+            slots = [self._next + i for i in range(len(bodies))]  # round-robin over the servers
+            self._next += len(bodies)
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool:
-            answers = list(pool.map(self._post, bodies))
+            answers = list(pool.map(self._post, bodies, slots))
         return [self.parse(data, request) for data, request in zip(answers, requests)]

@@ -21,11 +21,21 @@ class ProbeSpec:
     `prefix` is fed as one chunk on top of the KV cache; then up to `max_tokens` tokens are
     decoded greedily, each next-token distribution yielding an entropy and a max-probability.
     The probe stops early when its decoded text contains one of `stop_texts`.
+
+    Loop hooks for `protocol=paper` (the engine honours them where it supports them):
+    - `temperature` > 0: probe tokens are *sampled* at this temperature with nucleus `top_p`
+      (Dynasor's official client probes at T 0.6 / top-p 0.95) from a probe-only random stream,
+      so the main sampler's stream is untouched; 0 is greedy.
+    - `entropy_at_sampling_temperature`: entropies are of softmax(logits / T) with T the run's
+      sampling temperature (EAT's official code reads the T-scaled scores); False: raw logits.
     """
 
     prefix_ids: tuple[int, ...]
     max_tokens: int
     stop_texts: tuple[str, ...] = ()
+    temperature: float = 0.0
+    top_p: float = 1.0
+    entropy_at_sampling_temperature: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,8 +125,10 @@ class ThinkingPolicy:
     def on_probe(self, row: RowView, result: ProbeResult) -> Decision:
         return Decision(cut=False)
 
-    def mask_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """Adjust next-token logits of rows that are thinking (shape: rows × vocab)."""
+    def mask_logits(self, logits: torch.Tensor, recent_ids: list[list[int]] | None = None) -> torch.Tensor:
+        """Adjust next-token logits of rows that are thinking (shape: rows × vocab).
+        `recent_ids` (loop hook, optional): each of those rows' last fed token ids, for bans
+        that depend on context (NoWait's multi-token keywords)."""
         return logits
 
     def segment_plan(self, row: RowView) -> SegmentPlan:

@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Fields filled by the grader, absent from an adapter's record until the task grades it.
-VERDICT_FIELDS = ("extracted_answer", "correct", "reason", "thinking_closed")
+VERDICT_FIELDS = ("extracted_answer", "correct", "reason", "thinking_closed", "extracted_by")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class GenerationRecord:
     correct: bool | None = None
     reason: str | None = None  # correct | no_answer | parse_failure | mismatch | timeout | grader_error | unsafe_input
     thinking_closed: bool | None = None  # the response contains the end-of-thinking marker
+    extracted_by: str | None = None  # box | fallback (harness_tasks/grading.py) | None: nothing extracted
     # -- token accounting (the adapter; one count per generated token, on every backend) ----
     thinking_tokens: int | None = None
     answer_tokens: int | None = None  # forced close text and answer prefix included
@@ -71,10 +72,12 @@ class GenerationRecord:
         known["adapter"] = dict(known.get("adapter") or {})
         return cls(**known, method_fields={k: v for k, v in raw.items() if k not in names})
 
-    def graded(self, extracted_answer: str | None, correct: bool, reason: str, thinking_closed: bool) -> GenerationRecord:
+    def graded(self, extracted_answer: str | None, correct: bool, reason: str, thinking_closed: bool,
+               extracted_by: str | None = None) -> GenerationRecord:
         """A copy with the grader's verdict."""
         return dataclasses.replace(self, extracted_answer=extracted_answer, correct=correct, reason=reason,
-                                   thinking_closed=thinking_closed, method_fields=dict(self.method_fields))
+                                   thinking_closed=thinking_closed, extracted_by=extracted_by,
+                                   method_fields=dict(self.method_fields))
 
 
 class GenerationText(str):

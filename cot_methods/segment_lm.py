@@ -10,6 +10,7 @@ refuse with one clear error.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -17,7 +18,7 @@ from functools import lru_cache
 
 from cotbench.errors import CotbenchError
 
-from .args import EngineArgs, parse_method_args, require
+from .args import parse_method_args, require
 from .model_loading import resolve_pretrained
 from .segment_loop import SegmentThinkingLoop
 from .topk_entropy import DEFAULT_ESTIMATOR, ESTIMATORS
@@ -40,9 +41,31 @@ class SegmentArgs:
     retries: int = 5  # backend=openai: retries of transient failures, exponential backoff
     token_ids: bool = True  # backend=openai: send token-id prompts, ask for generated ids (vLLM, SGLang)
     tensor_parallel_size: int = 1  # backend=vllm
-    gpu_memory_utilization: float = 0.9  # backend=vllm
+    data_parallel_size: int = 1  # backend=vllm: engine processes, one per device (vllm_data_parallel.py)
+    gpu_memory_utilization: float | None = None  # backend=vllm: default vLLM's 0.9 on GPU; on CPU see kv_cache_memory_bytes
+    kv_cache_memory_bytes: int | None = None  # backend=vllm: default on CPU sized from free memory (vllm_memory.py)
     max_model_len: int | None = None  # backend=vllm
     dtype: str = "auto"  # backend=vllm
+    enforce_eager: bool = False  # backend=vllm: skip torch.compile (on CPU minutes of start-up on a busy machine; slower decoding)
+    # The chat template's switches, as on backend=hf (lm-eval's HFLM/VLLM arguments of the same
+    # names): Qwen3's `enable_thinking=false` renders an empty <think></think> block.
+    enable_thinking: bool | None = None
+    chat_template_args: dict | None = None  # a dict (JSON --model_args) or a JSON object string
+
+    def template_kwargs(self, method: str) -> dict:
+        """What `apply_chat_template` gets besides the messages: chat_template_args, then enable_thinking."""
+        extra = self.chat_template_args
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra)
+            except ValueError:
+                extra = self.chat_template_args  # not JSON: refused below
+        require(extra is None or isinstance(extra, dict), method, "chat_template_args", self.chat_template_args,
+                'a JSON object, e.g. {"enable_thinking": false}')
+        kwargs = dict(extra or {})
+        if self.enable_thinking is not None:
+            kwargs["enable_thinking"] = self.enable_thinking
+        return kwargs
 
     def validate(self, method: str) -> None:
         require(self.top_k >= 1, method, "top_k", self.top_k, "an integer >= 1")
@@ -51,7 +74,12 @@ class SegmentArgs:
         require(self.timeout > 0, method, "timeout", self.timeout, "a positive number of seconds")
         require(self.retries >= 0, method, "retries", self.retries, "an integer >= 0")
         require(self.tensor_parallel_size >= 1, method, "tensor_parallel_size", self.tensor_parallel_size, "an integer >= 1")
-        require(0 < self.gpu_memory_utilization <= 1, method, "gpu_memory_utilization", self.gpu_memory_utilization, "a fraction in (0, 1]")
+        require(self.data_parallel_size >= 1, method, "data_parallel_size", self.data_parallel_size, "an integer >= 1")
+        self.template_kwargs(method)
+        require(self.gpu_memory_utilization is None or 0 < self.gpu_memory_utilization <= 1, method, "gpu_memory_utilization",
+                self.gpu_memory_utilization, "a fraction in (0, 1]")
+        require(self.kv_cache_memory_bytes is None or self.kv_cache_memory_bytes > 0, method, "kv_cache_memory_bytes",
+                self.kv_cache_memory_bytes, "a positive number of bytes, e.g. 2e9")
 
 
 class SegmentMixin:
@@ -65,8 +93,7 @@ class SegmentMixin:
         if self.segment_support is None:
             raise CotbenchError(f"{method}: backend={backend} cannot run this method ({self.segment_unsupported_reason}); use backend=hf")
         LM.__init__(self)
-        self.engine_args = parse_method_args(EngineArgs, kwargs, method)
-        self.method_args = parse_method_args(self.MethodArgs, kwargs, method) if self.MethodArgs else None
+        self.protocol, self.protocol_settings, self.engine_args, self.method_args = self.resolve_arguments(kwargs)
         self.segment_args = parse_method_args(SegmentArgs, kwargs, method)
         for ignored in ("device", "max_batch_size", "trust_remote_code"):
             kwargs.pop(ignored, None)
@@ -102,7 +129,8 @@ class SegmentMixin:
         from .vllm_backend import VLLMBackend, load_vllm
 
         llm = load_vllm(local_model, args.tokenizer, args.dtype, args.tensor_parallel_size, args.gpu_memory_utilization,
-                        args.max_model_len, self.engine_args.seed, trust_remote_code=False)
+                        args.max_model_len, self.engine_args.seed, trust_remote_code=False, kv_cache_memory_bytes=args.kv_cache_memory_bytes,
+                        data_parallel_size=args.data_parallel_size, enforce_eager=args.enforce_eager)
         return VLLMBackend(llm)
 
     def chat_template(self, chat_template=False):
@@ -110,7 +138,15 @@ class SegmentMixin:
 
     def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
         self._chat_template_applied_by_lm_eval = True
-        return self.tokenizer.apply_chat_template(chat_history, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return self.tokenizer.apply_chat_template(chat_history, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                  **self.segment_args.template_kwargs(f"cotbench-{self.method_name}"))
+
+    def _prompt_text(self, context: str) -> str:
+        """The template applied here when lm-eval did not (`chat_template=true`), with the same switches."""
+        if self._chat_template_applied_by_lm_eval or not self.engine_args.chat_template or not getattr(self.tokenizer, "chat_template", None):
+            return context
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": context}], tokenize=False, add_generation_prompt=True,
+                                                  **self.segment_args.template_kwargs(f"cotbench-{self.method_name}"))
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         raise CotbenchError(f"cotbench-{self.method_name}: backend={self.backend_name} only generates (use generate_until tasks such as cot_*)")
@@ -139,6 +175,7 @@ class SegmentMixin:
             "top_k": self.segment_args.top_k,
             "entropy_estimator": self.segment_args.entropy_estimator,
             "base_url": self.segment_args.base_url if self.backend_name == "openai" else None,
+            "chat_template_args": self.segment_args.template_kwargs(f"cotbench-{self.method_name}"),
         }
         return info
 

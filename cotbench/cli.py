@@ -11,20 +11,31 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
+from pathlib import Path
 
 from .errors import CotbenchError
 
 USAGE = """usage: cotbench <command> [args]
 
 commands:
-  eval         lm-eval's CLI (same flags) with cotbench adapters and cot_* tasks registered
+  eval         lm-eval's CLI (same flags) with cotbench adapters and cot_* tasks registered;
+               --repeats N runs each cot_* task N times per problem (tasks cot_X_kN: avg@N, pass@k, maj@N)
   methods      list the registered cotbench-<method> adapters
-  report       RUN_DIR [--baseline RUN_DIR] -o OUT: Markdown, HTML, JSON, CSV and plots
-  leaderboard  RUN_DIR... -o DIR: LEADERBOARD.md and a sortable index.html
-  compare      BASELINE NEW [--max-acc-drop PTS] [--max-token-increase PCT] [--alpha A]: exit 0 ok, 1 regression, 2 bad input
+  report       RUN_DIR [--baseline RUN_DIR] [--allow-mismatch] -o OUT: Markdown, HTML, JSON, CSV and plots
+  leaderboard  RUN_DIR... [--allow-mismatch] -o DIR: LEADERBOARD.md, a sortable index.html and leaderboard.json
+  compare      BASELINE NEW [--max-acc-drop PTS] [--max-token-increase PCT] [--alpha A] [--allow-mismatch]:
+               exit 0 ok, 1 regression, 2 bad input or runs made differently
+
+Runs made differently (model, task version, temperature, top_p, top_k, min_p, presence or
+repetition penalty, max_gen_toks, --limit) are not compared: one line names the setting and
+both values, exit 2. --allow-mismatch compares them anyway and shows the differences.
   testbed      build [--output DIR] [--seed N] [--steps N]: train the synthetic cot_arith model (~10 min)
   build-sft    TRACES... -o OUT.jsonl [--model M] [--skip-ratio 0.8]: compressed-CoT SFT data ([SKIP]) for TRL
 """
+
+
+MISMATCH_HELP = "compare runs made with different settings anyway, with the differences shown as a warning"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,9 +51,10 @@ def report_command(argv: list[str]) -> int:
     parser = _Parser(prog="cotbench report")
     parser.add_argument("run_dir")
     parser.add_argument("--baseline", default=None)
+    parser.add_argument("--allow-mismatch", action="store_true", help=MISMATCH_HELP)
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    out = build_report(args.run_dir, args.baseline, args.output)
+    out = build_report(args.run_dir, args.baseline, args.output, args.allow_mismatch)
     print(f"report written to {out}/report.md (also report.html, report.json, report.csv)")
     return 0
 
@@ -52,10 +64,11 @@ def leaderboard_command(argv: list[str]) -> int:
 
     parser = _Parser(prog="cotbench leaderboard")
     parser.add_argument("run_dirs", nargs="+")
+    parser.add_argument("--allow-mismatch", action="store_true", help=MISMATCH_HELP)
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    out = build_leaderboard(args.run_dirs, args.output)
-    print(f"leaderboard written to {out}/LEADERBOARD.md and {out}/index.html")
+    out = build_leaderboard(args.run_dirs, args.output, args.allow_mismatch)
+    print(f"leaderboard written to {out}/LEADERBOARD.md, {out}/index.html and {out}/leaderboard.json")
     return 0
 
 
@@ -68,8 +81,9 @@ def compare_command(argv: list[str]) -> int:
     parser.add_argument("--max-acc-drop", type=float, default=1.0, help="accuracy points a benchmark may lose (default 1)")
     parser.add_argument("--max-token-increase", type=float, default=10.0, help="percent more tokens allowed (default 10)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level of the paired test (default 0.05)")
+    parser.add_argument("--allow-mismatch", action="store_true", help=MISMATCH_HELP)
     args = parser.parse_args(argv)
-    rows, regressed = compare_runs(args.baseline, args.new, args.max_acc_drop, args.max_token_increase, args.alpha)
+    rows, regressed = compare_runs(args.baseline, args.new, args.max_acc_drop, args.max_token_increase, args.alpha, args.allow_mismatch)
     print(format_table(rows))
     print("REGRESSION" if regressed else "OK: within bounds")
     return 1 if regressed else 0
@@ -84,13 +98,53 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
+def _pop_flag(argv: list[str], flag: str) -> tuple[list[str], str | None]:
+    """argv without `flag VALUE` / `flag=VALUE`, and the value (None when absent)."""
+    rest, value, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == flag:
+            if i + 1 >= len(argv):
+                raise CotbenchError(f"{flag}: expected a value")
+            value, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith(flag + "="):
+            value = argv[i].split("=", 1)[1]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return rest, value
+
+
+def _set_flag(argv: list[str], flag: str, value: str) -> list[str]:
+    rest, _ = _pop_flag(argv, flag)
+    return [*rest, flag, value]
+
+
 def _only_cotbench_tasks(argv: list[str]) -> bool:
     tasks = _flag_value(argv, "--tasks")
     return bool(tasks) and all(t.strip().startswith("cot") for t in tasks.split(","))
 
 
 def run_lm_eval(argv: list[str]) -> None:
-    """Run lm-eval's CLI in-process with cotbench's adapters and tasks registered."""
+    """Run lm-eval's CLI in-process with cotbench's adapters and tasks registered; with
+    `--repeats N`, on N-repeat variants of the chosen cot_* tasks written to a temporary folder."""
+    from cotbench.harness_tasks import TASKS_DIR
+
+    from .repeats import parse_repeats, write_variants
+
+    argv, repeats = _pop_flag(argv, "--repeats")
+    if repeats is None:
+        return _evaluate(argv, [])
+    count = parse_repeats(repeats)
+    tasks = [t.strip() for t in (_flag_value(argv, "--tasks") or "").split(",") if t.strip()]
+    if not tasks:
+        raise CotbenchError("--repeats needs --tasks (the cot_* tasks to repeat)")
+    with tempfile.TemporaryDirectory(prefix="cotbench-repeats-") as folder:
+        variants = write_variants(tasks, count, Path(folder), TASKS_DIR)
+        _evaluate(_set_flag(argv, "--tasks", ",".join(variants)), [folder])
+
+
+def _evaluate(argv: list[str], extra_include: list[str]) -> None:
     import lm_eval.tasks
     from lm_eval.__main__ import cli_evaluate
 
@@ -104,7 +158,7 @@ def run_lm_eval(argv: list[str]) -> None:
     def task_manager_init(self, *args, include_path=None, include_defaults=True, **kwargs):
         """Our task folder joins whatever --include_path the user gave."""
         paths = [] if include_path is None else ([include_path] if isinstance(include_path, str) else list(include_path))
-        paths.append(TASKS_DIR)
+        paths += [TASKS_DIR, *extra_include]
         original_init(self, *args, include_path=paths, include_defaults=include_defaults and not skip_defaults, **kwargs)
 
     lm_eval.tasks.TaskManager.__init__ = task_manager_init

@@ -36,7 +36,7 @@ def main(argv=None) -> dict:
     )
     trainer = GRPOTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-        reward_funcs=[make_step_entropy_reward("code"), EntraReward(model, tokenizer, weight=-1.0)],
+        reward_funcs=[make_step_entropy_reward("code"), EntraReward(model, tokenizer)],
     )
     result = trainer.train()
     history = [h for h in trainer.state.log_history if "reward" in h]

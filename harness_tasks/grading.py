@@ -2,13 +2,25 @@
 
 Grading never raises and never hangs: every failure (no answer, unparsable text, a
 pathological expression that exceeds the time limit) grades the sample as wrong and records
-why. Math answers are compared with math-verify (HF); multiple choice by letter.
+why. Math answers are compared with math-verify (HF) plus the rules in `equivalence.py`;
+multiple choice by letter (or by the option's text, mapped to its letter).
+
+Extraction (issue 13 item 1): the last `\\boxed{}` of the answer part. When there is none,
+the *fallback* reads the answer the way the independent graders do (lighteval/math-verify,
+the Qwen2.5-Math toolkit, lm-eval's GSM8K "flexible-extract"): a stated "the answer is …" /
+"Answer: …" / "#### …" line, else math-verify's own extraction (its `LatexExtractionConfig`:
+"final answer is $…$" then the last math expression; its `ExprExtractionConfig`: the last
+plain number or expression, which is GSM8K's last number). Every verdict says which of the
+two found the answer (`extracted_by`: `box` | `fallback`); `extraction="strict"` grades
+box-only, as cotbench did before.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .equivalence import as_comparable_sets, expand_repeating_decimals, numbers_equal
 
 # Default end-of-thinking marker of DeepSeek-R1 / Qwen3 / QwQ style models.
 DEFAULT_THINK_END = "</think>"
@@ -19,8 +31,12 @@ VERIFY_TIMEOUT_S = 3
 # Candidates longer than this are not handed to the LaTeX parser: no real answer is this
 # long, and parse time grows super-linearly with length.
 MAX_ANSWER_CHARS = 2000
-# The documented bound on one grading call: two parses and one verification, each limited.
-GRADE_TIME_LIMIT_S = 2 * PARSE_TIMEOUT_S + VERIFY_TIMEOUT_S + 1
+# The fallback reads only the end of the answer part, where a stated answer is: it keeps a
+# megabyte of unclosed thinking from costing seconds of regex and LaTeX parsing.
+FALLBACK_WINDOW_CHARS = 4000
+# The documented bound on one grading call: up to three parses (fallback extraction, gold,
+# answer) and one verification, each limited.
+GRADE_TIME_LIMIT_S = 3 * PARSE_TIMEOUT_S + VERIFY_TIMEOUT_S + 1
 # math-verify falls back to sympy's parse_expr, which evaluates Python; text that looks like
 # code is never handed to it (graded as a parse failure instead).
 _CODE_LIKE = re.compile(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|\bopen\s*\(|\bgetattr\b|\bglobals\b|\bcompile\b|\bsystem\s*\(")
@@ -33,23 +49,33 @@ REASON_MISMATCH = "mismatch"
 REASON_TIMEOUT = "timeout"
 REASON_ERROR = "grader_error"
 
+# Where the graded answer came from (GenerationRecord.extracted_by).
+EXTRACTED_BY_BOX = "box"
+EXTRACTED_BY_FALLBACK = "fallback"
+# Task option (lm-eval `--metadata '{"extraction": "strict"}'`): box-only or box-then-fallback.
+EXTRACTION_MODES = ("fallback", "strict")
+DEFAULT_EXTRACTION = "fallback"
+
 
 @dataclass(frozen=True)
 class Verdict:
     correct: bool
     extracted: str | None
     reason: str  # one of the REASON_* values
+    extracted_by: str | None = None  # box | fallback | None (nothing extracted)
 
 
 def split_reasoning(text: str, think_end: str | None = DEFAULT_THINK_END) -> tuple[str, str, bool]:
-    """Return (thinking, answer, closed) split at the first end-of-thinking marker.
+    """Return (thinking, answer, closed) split at the *last* end-of-thinking marker.
 
+    The last, as lm-eval, lighteval and OpenCompass split: a model that writes the marker
+    while thinking (quoting it, or re-opening thinking) has its answer after the final one.
     Without a marker in the text (a model that does not think, or thinking cut by the
     length limit) the whole text is the answer part, so a box written while thinking can
-    still be found; `closed` tells the two cases apart for the record.
+    still be found; `closed` tells the two cases apart (the `acc_closed` metric).
     """
     if think_end and think_end in text:
-        thinking, _, answer = text.partition(think_end)
+        thinking, _, answer = text.rpartition(think_end)
         return thinking, answer, True
     return "", text, False
 
@@ -100,11 +126,8 @@ _ANSWER_COLON = re.compile(r"answer\s*[:：]\s*(.+?)(?:\n|$)", re.IGNORECASE)
 _GSM8K_MARK = re.compile(r"^####\s*(.+?)\s*$", re.MULTILINE)  # the GSM8K solutions' own answer line
 
 
-def extract_answer(answer_text: str) -> str | None:
-    """The last boxed answer, else the last "The answer is …" / "Answer: …" phrase."""
-    boxed = last_boxed(answer_text)
-    if boxed is not None:
-        return boxed.strip()
+def _stated_answer(answer_text: str) -> str | None:
+    """The last "The answer is …" / "Answer: …" / "#### …" phrase's value, or None."""
     for pattern in (_ANSWER_IS, _ANSWER_COLON, _GSM8K_MARK):
         matches = pattern.findall(answer_text)
         if matches:
@@ -113,6 +136,47 @@ def extract_answer(answer_text: str) -> str | None:
             if candidate:
                 return candidate
     return None
+
+
+def _math_verify_extraction(answer_text: str) -> str | None:
+    """math-verify's reading of an unboxed answer: its LaTeX extraction ("final answer is $…$",
+    else the last math expression), then its plain-expression extraction (the last number
+    or expression). Returns the matched text, which the grader then parses like a box."""
+    if _CODE_LIKE.search(answer_text):  # never hand code-like text to sympy
+        return None
+    mv = _math_verify()
+    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
+
+    try:
+        parsed = mv.parse(
+            answer_text,
+            extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+            parsing_timeout=PARSE_TIMEOUT_S,
+            raise_on_error=True,
+        )
+    except Exception:  # noqa: BLE001 - unreadable text states no answer; a timeout (BaseException) is recorded as one
+        return None
+    matched = parsed[-1] if len(parsed) == 2 and isinstance(parsed[-1], str) else None
+    return matched.strip() if matched and matched.strip() else None
+
+
+def extract_answer_with_source(answer_text: str, extraction: str = DEFAULT_EXTRACTION) -> tuple[str | None, str | None]:
+    """(answer, extracted_by): the last box, else (unless strict) the stated answer."""
+    boxed = last_boxed(answer_text)
+    if boxed is not None:
+        return boxed.strip(), EXTRACTED_BY_BOX
+    if extraction == "strict":
+        return None, None
+    window = answer_text[-FALLBACK_WINDOW_CHARS:]
+    stated = _stated_answer(window)
+    if stated is None:
+        stated = _math_verify_extraction(window)
+    return (stated, EXTRACTED_BY_FALLBACK) if stated is not None else (None, None)
+
+
+def extract_answer(answer_text: str, extraction: str = DEFAULT_EXTRACTION) -> str | None:
+    """The last boxed answer, else (unless strict) the stated answer (see the module docstring)."""
+    return extract_answer_with_source(answer_text, extraction)[0]
 
 
 from math_verify.errors import TimeoutException as _MathVerifyTimeout  # noqa: E402
@@ -138,6 +202,7 @@ def _parse(expression: str):
     )
 
 
+_INTEGER = re.compile(r"[-+]?\d{1,300}")
 _PERCENT = re.compile(r"\\?%\s*$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
@@ -146,76 +211,155 @@ _OPTION_LABEL = re.compile(r"^\\text(?:bf)?\{\s*\([A-E]\)\s*\}(?:\\[ ,;:!]|~|\s)
 
 
 def normalise_math_answer(answer: str) -> str:
-    """Cosmetic clean-up math-verify does not do for bare answers: thousands separators,
-    trailing percent signs, `\\text{}` wrappers, AMC option labels and trailing full stops."""
+    """Clean-up math-verify does not do for bare answers: thousands separators, trailing
+    percent signs, `\\text{}` wrappers, AMC option labels, trailing full stops, and repeating
+    decimals (`0.\\overline{3}` → `\\frac{1}{3}`)."""
     cleaned = answer.strip().rstrip(".").strip()
     cleaned = _PERCENT.sub("", cleaned)
     cleaned = _THOUSANDS.sub("", cleaned)
     cleaned = _OPTION_LABEL.sub("", cleaned)
     if re.fullmatch(r"\\text\{[^{}]*\}", cleaned):  # the whole answer is text: keep words
         cleaned = _TEXT_WRAPPER.sub(r"\1", cleaned)
+    cleaned = expand_repeating_decimals(cleaned)
     return cleaned.strip()
 
 
-def grade_math(response: str, gold: str, think_end: str | None = DEFAULT_THINK_END) -> Verdict:
+def _equivalent(gold_parsed: list, predicted: list) -> bool:
+    """math-verify's verdict, preceded by the numeric and set rules of `equivalence.py`."""
+    gold_expr, predicted_expr = gold_parsed[0], predicted[0]
+    numeric = numbers_equal(gold_expr, predicted_expr)
+    if numeric is not None:
+        return numeric
+    mv = _math_verify()
+    gold_set, predicted_set = as_comparable_sets(gold_expr, predicted_expr)
+    if gold_set is not gold_expr or predicted_set is not predicted_expr:
+        return bool(mv.verify([gold_set], [predicted_set], timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
+    return bool(mv.verify(gold_parsed, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
+
+
+def check_extraction_mode(extraction: str) -> None:
+    """One clear error for an unknown `extraction` task option."""
+    if extraction not in EXTRACTION_MODES:
+        from cotbench.errors import CotbenchError
+
+        raise CotbenchError(f"extraction={extraction!r}: expected one of {', '.join(EXTRACTION_MODES)}")
+
+
+def grade_math(
+    response: str, gold: str, think_end: str | None = DEFAULT_THINK_END, extraction: str = DEFAULT_EXTRACTION
+) -> Verdict:
     """Verdict of a free-form math answer against its gold (math-verify equivalence)."""
+    check_extraction_mode(extraction)  # a bad task option is a usage error, raised before any grading
+    extracted = extracted_by = None
     try:
         _thinking, answer_text, _closed = split_reasoning(response or "", think_end)
-        extracted = extract_answer(answer_text)
+        extracted, extracted_by = extract_answer_with_source(answer_text, extraction)
         if extracted is None:
             return Verdict(False, None, REASON_NO_ANSWER)
         if len(extracted) > MAX_ANSWER_CHARS:
-            return Verdict(False, extracted[:200], REASON_PARSE_FAILURE)
+            return Verdict(False, extracted[:200], REASON_PARSE_FAILURE, extracted_by)
         candidate = normalise_math_answer(extracted)
         gold_clean = normalise_math_answer(gold)
         if candidate == gold_clean:
-            return Verdict(True, extracted, REASON_CORRECT)
+            return Verdict(True, extracted, REASON_CORRECT, extracted_by)
+        if _INTEGER.fullmatch(candidate) and _INTEGER.fullmatch(gold_clean):  # AIME, GSM8K: no parser needed
+            ok = int(candidate) == int(gold_clean)
+            return Verdict(ok, extracted, REASON_CORRECT if ok else REASON_MISMATCH, extracted_by)
         if _CODE_LIKE.search(candidate):
-            return Verdict(False, extracted[:200], REASON_UNSAFE)
+            return Verdict(False, extracted[:200], REASON_UNSAFE, extracted_by)
         gold_parsed = _parse(gold_clean)
         predicted = _parse(candidate)
-        if not predicted:
-            return Verdict(False, extracted, REASON_PARSE_FAILURE)
-        mv = _math_verify()
-        ok = mv.verify(gold_parsed, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True)
-        return Verdict(bool(ok), extracted, REASON_CORRECT if ok else REASON_MISMATCH)
+        if not predicted or not gold_parsed:
+            return Verdict(False, extracted, REASON_PARSE_FAILURE, extracted_by)
+        ok = _equivalent(gold_parsed, predicted)
+        return Verdict(ok, extracted, REASON_CORRECT if ok else REASON_MISMATCH, extracted_by)
     except (TimeoutError, _MathVerifyTimeout):  # math-verify's timeout is a BaseException
-        return Verdict(False, locals().get("extracted"), REASON_TIMEOUT)
+        return Verdict(False, extracted, REASON_TIMEOUT, extracted_by)
     except Exception:  # noqa: BLE001 - a grader must never crash a run; the reason is recorded
-        return Verdict(False, locals().get("extracted"), REASON_ERROR)
+        return Verdict(False, extracted, REASON_ERROR, extracted_by)
 
 
+_LETTER_ONLY = re.compile(r"^\(?\s*([A-Da-d])\s*\)?\.?$")
 _LETTER_IN_BOX = re.compile(r"^\(?\s*(?:\\text\{\s*)?\(?([A-Da-d])\)?\s*\}?\s*\)?(?:[.:)]|\s|$)")
 _LETTER_PHRASES = [
     re.compile(r"answer\s*(?:is|:)?\s*[:：]?\s*\**\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
     re.compile(r"(?:option|choice)\s*(?:is\s*)?[:：]?\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
     re.compile(r"^\s*\(?([A-D])\)?[.:)]?\s*$", re.MULTILINE),
 ]
+LETTERS = "ABCD"
 
 
-def extract_choice(answer_text: str) -> str | None:
-    """The chosen letter A–D: from the last box, else from an "Answer: (C)" style phrase."""
+def _option_key(text: str) -> str:
+    """An option's text for comparison: no LaTeX text wrappers or $, case and spacing folded."""
+    text = _TEXT_WRAPPER.sub(r"\1", str(text)).replace("$", "")
+    return re.sub(r"\s+", " ", text).strip().rstrip(".").strip().casefold()
+
+
+def _letter_of_option_text(text: str, choices) -> str | None:
+    """The letter of the one option whose text the answer states, or None."""
+    if not choices:
+        return None
+    key = _option_key(text)
+    hits = [LETTERS[i] for i, choice in enumerate(choices[: len(LETTERS)]) if key and _option_key(choice) == key]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _letter_of_box(boxed: str, choices) -> str | None:
+    content = _TEXT_WRAPPER.sub(r"\1", boxed).strip()
+    only = _LETTER_ONLY.match(content)
+    if only:
+        return only.group(1).upper()
+    by_text = _letter_of_option_text(boxed, choices)
+    if by_text:
+        return by_text
+    match = _LETTER_IN_BOX.match(content)
+    return match.group(1).upper() if match else None
+
+
+def extract_choice_with_source(
+    answer_text: str, choices=None, extraction: str = DEFAULT_EXTRACTION
+) -> tuple[str | None, str | None]:
+    """(letter, extracted_by): from the last box (a letter, or an option's text), else (unless
+    strict) from an "Answer: (C)" style phrase or a stated option text."""
     boxed = last_boxed(answer_text)
     if boxed is not None:
-        match = _LETTER_IN_BOX.match(_TEXT_WRAPPER.sub(r"\1", boxed).strip())
-        return match.group(1).upper() if match else None
+        letter = _letter_of_box(boxed, choices)
+        return (letter, EXTRACTED_BY_BOX) if letter else (None, None)
+    if extraction == "strict":
+        return None, None
+    window = answer_text[-FALLBACK_WINDOW_CHARS:]
     for pattern in _LETTER_PHRASES:
-        matches = pattern.findall(answer_text)
+        matches = pattern.findall(window)
         if matches:
-            return matches[-1].upper()
-    return None
+            return matches[-1].upper(), EXTRACTED_BY_FALLBACK
+    stated = _stated_answer(window)
+    letter = _letter_of_option_text(stated, choices) if stated else None
+    return (letter, EXTRACTED_BY_FALLBACK) if letter else (None, None)
 
 
-def grade_choice(response: str, gold_letter: str, think_end: str | None = DEFAULT_THINK_END) -> Verdict:
-    """Verdict of a multiple-choice answer by letter."""
+def extract_choice(answer_text: str, choices=None, extraction: str = DEFAULT_EXTRACTION) -> str | None:
+    """The chosen letter A–D (see extract_choice_with_source)."""
+    return extract_choice_with_source(answer_text, choices, extraction)[0]
+
+
+def grade_choice(
+    response: str,
+    gold_letter: str,
+    think_end: str | None = DEFAULT_THINK_END,
+    extraction: str = DEFAULT_EXTRACTION,
+    choices=None,
+) -> Verdict:
+    """Verdict of a multiple-choice answer by letter; with `choices`, a boxed or stated option
+    text counts as that option's letter (models often box "Paris" rather than "B")."""
+    check_extraction_mode(extraction)
     try:
         _thinking, answer_text, _closed = split_reasoning(response or "", think_end)
-        boxed = last_boxed(answer_text)
-        letter = extract_choice(answer_text)
+        letter, extracted_by = extract_choice_with_source(answer_text, choices, extraction)
         if letter is None:
+            boxed = last_boxed(answer_text)
             reason = REASON_PARSE_FAILURE if boxed is not None else REASON_NO_ANSWER
-            return Verdict(False, boxed, reason)
+            return Verdict(False, boxed, reason, EXTRACTED_BY_BOX if boxed is not None else None)
         ok = letter == gold_letter.strip().upper()
-        return Verdict(ok, letter, REASON_CORRECT if ok else REASON_MISMATCH)
+        return Verdict(ok, letter, REASON_CORRECT if ok else REASON_MISMATCH, extracted_by)
     except Exception:  # noqa: BLE001
         return Verdict(False, None, REASON_ERROR)

@@ -1,8 +1,9 @@
 """What the cot_* task YAMLs cannot say: data loaders, prompts and per-sample results.
 
 process_results turns each generation (with the token accounting the cotbench adapter
-attached to it) into the per-sample record that every report is computed from, plus the
-numeric fields lm-eval aggregates into its results table.
+attached to it) into the per-sample record that every report is computed from, stored in
+the doc lm-eval logs, and returns only the numeric fields lm-eval aggregates into its
+results table.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from __future__ import annotations
 from cotbench.cot_methods.record import GenerationRecord
 from cotbench.harness_tasks.arith import load_arith_dataset
 from cotbench.harness_tasks.data import LETTERS, load_dataset_dict
-from cotbench.harness_tasks.grading import DEFAULT_THINK_END, grade_choice, grade_math, split_reasoning
+from cotbench.harness_tasks.grading import (
+    DEFAULT_EXTRACTION,
+    DEFAULT_THINK_END,
+    check_extraction_mode,
+    grade_choice,
+    grade_math,
+    split_reasoning,
+)
 from cotbench.reports.statistics import pass_at_k
 
 # DeepSeek-R1 evaluation protocol (arXiv 2501.12948, §3 "Evaluation Setup").
@@ -18,44 +26,27 @@ R1_INSTRUCTION = "Please reason step by step, and put your final answer within \
 MC_INSTRUCTION = (
     "Please reason step by step, and put your final answer (the letter of the correct option) within \\boxed{}."
 )
+# Key of the per-sample record in the logged doc (read by reports/runs.py).
+RECORD_KEY = "cotbench"
 # pass@k is reported for these k (and for k = number of repeats) when enough repeats exist.
 PASS_AT_K = (2, 4, 8, 16, 32, 64)
 
 
-def load_aime24(**_):
-    return load_dataset_dict("aime24")
+def load_benchmark(benchmark: str, level: str | None = None, extraction: str = DEFAULT_EXTRACTION, **_):
+    """The one `custom_dataset` loader of every cot_* task.
 
-
-def load_aime25(**_):
-    return load_dataset_dict("aime25")
-
-
-def load_amc23(**_):
-    return load_dataset_dict("amc23")
-
-
-def load_math500(**_):
-    return load_dataset_dict("math500")
-
-
-def load_gsm8k(**_):
-    return load_dataset_dict("gsm8k")
-
-
-def load_mmlu(**_):
-    return load_dataset_dict("mmlu")
-
-
-def load_arith_easy(**_):
-    return load_arith_dataset("easy")
-
-
-def load_arith_medium(**_):
-    return load_arith_dataset("medium")
-
-
-def load_arith_hard(**_):
-    return load_arith_dataset("hard")
+    lm-eval calls it with the task's `dataset_kwargs` (`benchmark`, and `level` for the
+    synthetic cot_arith family) and the run's `--metadata` (task options such as
+    `{"extraction": "strict"}`; `version` and the like are ignored). The extraction mode is
+    stored in every row, so `process_results` grades with it and the logged sample says which.
+    """
+    check_extraction_mode(extraction)
+    dataset = load_arith_dataset(level) if benchmark == "arith" else load_dataset_dict(benchmark)
+    test = dataset["test"]
+    if "extraction" in test.column_names:
+        test = test.remove_columns("extraction")
+    dataset["test"] = test.add_column("extraction", [extraction] * len(test))
+    return dataset
 
 
 def doc_to_text_math(doc: dict) -> str:
@@ -75,34 +66,44 @@ def _adapter_record(response) -> GenerationRecord:
 
 def _results(doc: dict, results: list, grade) -> dict:
     generations = results[0] if results and isinstance(results[0], list) else list(results)
+    extraction = doc.get("extraction") or DEFAULT_EXTRACTION
     records = []
     for response in generations:
         record = _adapter_record(response)
         think_end = record.think_end or DEFAULT_THINK_END
-        verdict = grade(str(response), doc["answer"], think_end)
+        verdict = grade(str(response), doc, think_end, extraction)
         _thinking, _answer, closed = split_reasoning(str(response), think_end)
-        records.append(record.graded(verdict.extracted, verdict.correct, verdict.reason, closed))
+        records.append(record.graded(verdict.extracted, verdict.correct, verdict.reason, closed, verdict.extracted_by))
     n = len(records)
     correct = sum(r.correct for r in records)
-    out: dict = {"acc": correct / n if n else 0.0}
+    # acc_closed (issue 13 item 3, lm-eval issue #3382): a generation whose thinking never
+    # closed counts wrong, so a truncated trace that happens to hold a box is not "solved".
+    closed_correct = sum(bool(r.correct and r.thinking_closed) for r in records)
+    out: dict = {"acc": correct / n if n else 0.0, "acc_closed": closed_correct / n if n else 0.0}
     for k in sorted({*(k for k in PASS_AT_K if k < n), n} if n > 1 else set()):
         out[f"pass@{k}"] = pass_at_k(n, correct, k)
     if records and all(r.total_tokens is not None for r in records):
         for name in ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens"):
             out[name] = sum(getattr(r, name) or 0 for r in records) / n
         out["truncated"] = sum(bool(r.truncated) for r in records) / n
-    out["cotbench"] = {"id": doc.get("id"), "generations": [r.to_json() for r in records]}
+    # The per-sample record rides in the logged doc: lm-eval logs the doc object it passed
+    # here (`samples_<task>.jsonl`: sample["doc"]["cotbench"]), while every key returned below
+    # becomes a metric row of its results table, so only real metrics are returned.
+    doc[RECORD_KEY] = {"id": doc.get("id"), "generations": [r.to_json() for r in records]}
     return out
 
 
+def _grade_math(response: str, doc: dict, think_end: str, extraction: str):
+    return grade_math(response, doc["answer"], think_end, extraction)
+
+
+def _grade_mmlu(response: str, doc: dict, think_end: str, extraction: str):
+    return grade_choice(response, doc["answer"], think_end, extraction, choices=doc.get("choices"))
+
+
 def process_results_math(doc: dict, results: list) -> dict:
-    return _results(doc, results, grade_math)
+    return _results(doc, results, _grade_math)
 
 
 def process_results_mmlu(doc: dict, results: list) -> dict:
-    return _results(doc, results, grade_choice)
-
-
-def count_records(items: list) -> int:
-    """Aggregation of the per-sample `cotbench` record: the number of graded generations."""
-    return sum(len(item.get("generations", [])) for item in items)
+    return _results(doc, results, _grade_mmlu)

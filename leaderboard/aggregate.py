@@ -1,35 +1,66 @@
-"""Many runs → leaderboard rows: one per (model, method, benchmark), each compared with the
-vanilla run of the same model when there is one."""
+"""Many runs → leaderboard rows: one per (model, method, setting, benchmark), each compared
+with a vanilla run of the same model and benchmark.
+
+Which baseline, when several vanilla runs exist for one model and benchmark (the rule, in
+order; deterministic whatever the order of the run folders on the command line):
+1. one made alike (same task version, decoding settings and limit: `reports.runs.check_comparable`);
+2. the one with the most samples on the benchmark;
+3. the newest (lm-eval's `date` in the results file);
+4. the smaller results path, as text.
+Each row names the baseline it used and how many candidates there were. A method run with no
+baseline made alike is refused (one line, exit 2) unless `allow_mismatch`, which compares it
+with the baseline the rule picks and puts the differing settings in the row's `mismatch`.
+"""
 
 from __future__ import annotations
 
 from cotbench.errors import CotbenchError
 from cotbench.reports.metrics import summarize, versus_baseline
-from cotbench.reports.runs import Run, load_run
+from cotbench.reports.runs import Run, load_run, setting_mismatches
 
 BASELINE_METHOD = "vanilla"
+BASELINE_RULE = "made alike, then most samples, then newest, then path"
 
 
-def leaderboard_rows(run_dirs: list[str]) -> list[dict]:
+def choose_baseline(run: Run, task: str, candidates: list[Run]) -> tuple[Run | None, list[str]]:
+    """(the baseline for `run` on `task`, its mismatches with `run`) by the rule above."""
+    pool = [c for c in candidates if c.model == run.model and task in c.tasks]
+    if not pool:
+        return None, []
+    ranked = sorted(pool, key=lambda c: (bool(setting_mismatches(run, c, task)), -len(c.tasks[task]), -float(c.config.get("date") or 0), str(c.path)))
+    return ranked[0], setting_mismatches(run, ranked[0], task)
+
+
+def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[dict]:
     runs: list[Run] = [load_run(d) for d in run_dirs]
     if not runs:
         raise CotbenchError("no run directories given")
-    baselines = {r.model: r for r in runs if r.method == BASELINE_METHOD}
+    vanilla = [r for r in runs if r.method == BASELINE_METHOD]
     rows = []
     for run in runs:
-        base = baselines.get(run.model)
         for task, samples in sorted(run.tasks.items()):
             s = summarize(samples)
             row = {
-                "model": run.model, "method": run.method, "setting": run.setting, "benchmark": task, "samples": s["samples"],
-                "accuracy": s["accuracy"], "mean_total_tokens": s.get("mean_total_tokens"),
-                "mean_thinking_tokens": s.get("mean_thinking_tokens"),
-                "token_reduction": None, "token_reduction_ci": None, "accuracy_delta_pp": None,
-                "accuracy_delta_ci": None, "epr": None, "epr_label": "baseline" if run is base else "no baseline",
+                "model": run.model, "method": run.method, "setting": run.setting, "benchmark": task, "samples": s["samples"], "repeats": s["repeats"],
+                "accuracy": s["accuracy"], "acc_closed": s.get("acc_closed"), "pass_at_k": s.get(f"pass@{s['repeats']}"), "maj_at_k": s.get(f"maj@{s['repeats']}"),
+                "mean_total_tokens": s.get("mean_total_tokens"), "mean_thinking_tokens": s.get("mean_thinking_tokens"), "mean_generated_tokens": s.get("mean_generated_tokens"),
+                "token_reduction": None, "token_reduction_ci": None, "thinking_token_reduction": None, "thinking_token_reduction_ci": None,
+                "generated_token_reduction": None, "generated_token_reduction_ci": None, "accuracy_delta_pp": None, "accuracy_delta_ci": None,
+                "relative_accuracy_delta_pct": None, "epr": None, "epr_label": "no baseline", "epr_relative": None,
+                "epr_relative_label": None, "ce": None, "p_value": None, "paired_test": None, "baseline_run": None, "baseline_candidates": 0, "mismatch": None,
+                "run": str(run.path),
             }
-            if base is not None and run is not base and task in base.tasks:
+            base, mismatches = choose_baseline(run, task, vanilla)
+            row["baseline_candidates"] = sum(1 for c in vanilla if c.model == run.model and task in c.tasks)
+            if base is run:
+                row["epr_label"], row["baseline_run"] = "baseline", str(run.path)
+            elif base is not None:
+                if mismatches and not allow_mismatch:
+                    raise CotbenchError(f"{run.path} on {task}: no {BASELINE_METHOD} run of {run.model!r} made alike; the nearest differs in "
+                                        f"{'; '.join(mismatches)} (rerun the baseline alike, or pass --allow-mismatch)")
+                row["baseline_run"], row["mismatch"] = str(base.path), "; ".join(mismatches) or None
                 v = versus_baseline(samples, base.tasks[task])
                 if v.get("paired_samples"):
-                    row.update({k: v.get(k) for k in ("token_reduction", "token_reduction_ci", "accuracy_delta_pp", "accuracy_delta_ci", "epr", "epr_label")})
+                    row.update({k: v.get(k) for k in row if k in v})
             rows.append(row)
     return rows

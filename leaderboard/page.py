@@ -1,10 +1,24 @@
-"""`cotbench leaderboard RUN_DIR… -o DIR`: LEADERBOARD.md and a static, sortable index.html
-with a Pareto chart per benchmark. Every string from models, users or files is escaped;
-the page runs no code but its own small sorting script."""
+"""`cotbench leaderboard RUN_DIR… -o DIR`: LEADERBOARD.md, a static sortable index.html (from
+the Jinja2 template `reports/templates/leaderboard.html.j2`, autoescaped) with a Pareto chart
+per benchmark, and leaderboard.json for other sites.
+
+leaderboard.json is a JSON array with one object per row of the table (sorted as on the page),
+each with these keys (null where a value does not apply):
+  model, method, setting (the method's own arguments), benchmark (lm-eval task name;
+  `cot_aime24_k16` = 16 repeats), samples, repeats (k),
+  accuracy (avg@k, 0–1), acc_closed (0–1), pass_at_k, maj_at_k (0–1, k > 1 only),
+  mean_total_tokens, mean_thinking_tokens, mean_generated_tokens,
+  token_reduction, thinking_token_reduction, generated_token_reduction (0–1; each with a
+  95 % CI as token_reduction_ci, thinking_token_reduction_ci, generated_token_reduction_ci:
+  [low, high]), accuracy_delta_pp, accuracy_delta_ci, relative_accuracy_delta_pct, epr, epr_label, epr_relative,
+  epr_relative_label (cotbench's EPR; label "ratio" when the value applies), ce (cotbench's Ce),
+  p_value, paired_test, baseline_run (results folder of the baseline used), baseline_candidates
+  (vanilla runs of that model and benchmark), mismatch (settings that differ from the baseline,
+  only with --allow-mismatch), run (this run's results folder).
+"""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
@@ -12,94 +26,82 @@ from tabulate import tabulate
 
 from cotbench.reports import plots
 from cotbench.reports.atomic import atomic_directory, safe_name
+from cotbench.reports.templating import render
 
-from .aggregate import leaderboard_rows
+from .aggregate import BASELINE_RULE, leaderboard_rows
 
+# The first six columns are what the browser test sorts by position; new columns go after them.
 COLUMNS = [
     ("model", "model"), ("method", "method"), ("setting", "setting"), ("benchmark", "benchmark"), ("accuracy", "accuracy %"),
-    ("mean_total_tokens", "mean tokens"), ("token_reduction", "token reduction %"),
-    ("accuracy_delta_pp", "Δacc pp"), ("epr", "EPR"), ("samples", "n"),
+    ("mean_total_tokens", "mean tokens"), ("acc_closed", "acc_closed %"), ("mean_thinking_tokens", "mean thinking tokens"),
+    ("token_reduction", "token reduction %"), ("thinking_token_reduction", "thinking-token reduction %"),
+    ("accuracy_delta_pp", "Δacc pp"), ("epr", "EPR (cotbench)"), ("epr_relative", "EPR rel (cotbench)"), ("ce", "Ce (cotbench)"),
+    ("samples", "n"), ("repeats", "k"), ("pass_at_k", "pass@k %"), ("maj_at_k", "maj@k %"), ("baseline_run", "baseline"), ("mismatch", "⚠ mismatch"),
 ]
+PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k"}
+REDUCTIONS = {"token_reduction", "thinking_token_reduction"}
+EPR_ORDER = {"dominates": 1e9, "lossless": 1e8}
 
 
 def _cell(row: dict, key: str) -> tuple[str, str]:
     """(display text, sort key) for one cell."""
     value = row.get(key)
-    if key == "accuracy":
-        return f"{100 * value:.1f}", f"{value}"
-    if key == "token_reduction" and value is not None:
-        ci = row.get("token_reduction_ci")
-        text = f"{100 * value:.1f}" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
-        return text, f"{value}"
-    if key == "accuracy_delta_pp" and value is not None:
-        ci = row.get("accuracy_delta_ci")
-        return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""), f"{value}"
-    if key == "epr":
-        if value is not None and row.get("epr_label") in ("ratio", "no savings"):
+    if key in ("epr", "epr_relative"):
+        label = row.get(f"{key}_label")
+        if value is not None and label in ("ratio", "no savings"):
             return f"{value:.2f}", f"{value}"
-        label = row.get("epr_label") or ""
-        order = {"dominates": 1e9, "lossless": 1e8}.get(label, -1e9)
-        return label, f"{order}"
-    if key == "mean_total_tokens" and value is not None:
-        return f"{value:.1f}", f"{value}"
+        return label or "–", f"{EPR_ORDER.get(label, -1e9)}"
     if value is None:
         return "–", ""
+    if key in PERCENT:
+        return f"{100 * value:.1f}", f"{value}"
+    if key in REDUCTIONS:
+        ci = row.get(f"{key}_ci")
+        return f"{100 * value:.1f}" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else ""), f"{value}"
+    if key == "accuracy_delta_pp":
+        ci = row.get("accuracy_delta_ci")
+        return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""), f"{value}"
+    if key == "ce" or key.startswith("mean_"):
+        return f"{value:.3f}" if key == "ce" else f"{value:.1f}", f"{value}"
+    if key == "baseline_run":
+        text = "/".join(Path(value).parts[-2:])
+        if row.get("baseline_candidates", 0) > 1:
+            text += f" (of {row['baseline_candidates']})"
+        return text, text
     return str(value), str(value)
 
 
-SORT_SCRIPT = """
-document.querySelectorAll('th[data-col]').forEach(function (th) {
-  th.addEventListener('click', function () {
-    var table = th.closest('table'), body = table.tBodies[0], col = Number(th.dataset.col);
-    var asc = th.dataset.order !== 'asc';
-    table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('data-order'); });
-    th.dataset.order = asc ? 'asc' : 'desc';
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[col].dataset.sort, y = b.cells[col].dataset.sort;
-      var nx = parseFloat(x), ny = parseFloat(y), cmp;
-      if (!isNaN(nx) && !isNaN(ny)) { cmp = nx - ny; } else { cmp = x < y ? -1 : x > y ? 1 : 0; }
-      return asc ? cmp : -cmp;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-  });
-});
-"""
+def _html_cell(row: dict, key: str) -> dict:
+    text, sort = _cell(row, key)
+    return {"text": text, "sort": sort, "title": row.get(key) if key == "baseline_run" else None, "warning": key == "mismatch" and bool(row.get(key))}
+
+
+def _notes(rows: list[dict]) -> list[str]:
+    notes = [f"Baseline rule: {BASELINE_RULE}."]
+    several = sorted({(r["model"], r["benchmark"], r["baseline_candidates"]) for r in rows if r["baseline_candidates"] > 1})
+    notes += [f"{model} on {benchmark}: {n} vanilla runs; each row's “baseline” column names the one it used." for model, benchmark, n in several]
+    if any(r.get("mismatch") for r in rows):
+        notes.append("⚠ Rows with a mismatch were compared with a baseline made differently (--allow-mismatch); their comparison is not fair.")
+    notes.append("EPR and Ce are cotbench's formulas (the EntroCut and ENTRA papers publish none); EPR divides by the absolute, EPR rel by the relative accuracy loss.")
+    return notes
 
 
 def render_html(rows: list[dict], charts: list[tuple[str, str]]) -> str:
-    esc = html.escape
-    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(title)}</th>' for i, (_, title) in enumerate(COLUMNS))
-    body = []
-    for row in rows:
-        cells = []
-        for key, _ in COLUMNS:
-            text, sort = _cell(row, key)
-            cells.append(f'<td data-sort="{esc(sort, quote=True)}">{esc(text)}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    figures = "".join(f'<figure><img alt="{esc(t)}" src="{esc(f, quote=True)}"><figcaption>{esc(t)}</figcaption></figure>' for t, f in charts)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cotbench leaderboard</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
-th{{cursor:pointer;background:#f0f0f0}}th[data-order=asc]::after{{content:" ▲"}}th[data-order=desc]::after{{content:" ▼"}}figure{{display:inline-block}}</style>
-</head><body><h1>cotbench leaderboard</h1>
-<p>Token reduction, Δacc (95% paired-bootstrap CIs) and EPR are against the vanilla run of the same model.</p>
-<table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
-<h2>Accuracy vs tokens</h2>{figures}
-<script>{SORT_SCRIPT}</script></body></html>
-"""
+    return render("leaderboard.html.j2", titles=[title for _, title in COLUMNS], rows=[[_html_cell(row, key) for key, _ in COLUMNS] for row in rows],
+                  charts=[{"title": t, "file": f} for t, f in charts], notes=_notes(rows), baseline_rule=BASELINE_RULE)
 
 
 def render_markdown(rows: list[dict], charts) -> str:
     table = [{title: _cell(row, key)[0] for key, title in COLUMNS} for row in rows]
     lines = ["# cotbench leaderboard", "", tabulate(table, headers="keys", tablefmt="github"), ""]
+    lines += [f"- {note}" for note in _notes(rows)] + [""]
     lines += [f"![{t}]({f})" for t, f in charts]
     return "\n".join(lines) + "\n"
 
 
-def build_leaderboard(run_dirs: list[str], out_dir: str) -> Path:
-    rows = leaderboard_rows(run_dirs)
-    rows.sort(key=lambda r: (r["benchmark"], r["model"], -r["accuracy"]))
+def build_leaderboard(run_dirs: list[str], out_dir: str, allow_mismatch: bool = False) -> Path:
+    rows = leaderboard_rows(run_dirs, allow_mismatch)
+    rows.sort(key=lambda r: (r["benchmark"], r["model"], -r["accuracy"], r["method"], r["setting"], r["run"]))
     with atomic_directory(out_dir) as staging:
         charts = []
         for benchmark in sorted({r["benchmark"] for r in rows}):

@@ -1,21 +1,37 @@
 """Efficiency metrics: per run and benchmark, and paired against a baseline run.
 
 Three layers (lighteval's lesson): per-sample values come from the sample records
-(`reports.runs`), corpus aggregation here, statistics (paired bootstrap, exact McNemar) in
-`reports.statistics`.
+(`reports.runs`), corpus aggregation here, statistics (scipy's paired BCa bootstrap, exact
+McNemar, paired permutation test, maj@k, AUROC) in `reports.statistics`.
 
 Definitions (ours where the papers give none; see the README "Metrics" section):
 - accuracy = avg@k: mean over samples of the fraction of the k generations that are correct.
+  With k > 1 repeats, pass@k (unbiased, Chen et al. 2021) and maj@k (cons@k: the majority
+  extracted answer; ties to the answer seen first) are reported beside it.
+- acc_closed: accuracy where a generation whose thinking never closed counts as wrong (lm-eval
+  issue #3382: a truncated trace that happens to contain a box is not a solved problem).
+- paired test against a baseline: exact McNemar when both runs have one generation per
+  problem; with repeats, a paired permutation test on the per-problem accuracies (the
+  repeats are used, not rounded away at 0.5).
+- probe_entropy_auroc: when probes carry `entropy` and `answer_correct`, how well low probe
+  entropy predicts a correct probe answer (0.5 = chance).
 - token reduction R = 1 - mean(total tokens, method) / mean(total tokens, baseline), paired by
-  sample id over the samples both runs have.
+  sample id over the samples both runs have; the thinking-token reduction likewise on thinking
+  tokens only (the metric of the step-entropy paper, arXiv 2508.03346, and of most CoT-
+  compression papers), shown beside it.
+- generated tokens: post-hoc step-entropy pruning generates the full trace and then prunes it,
+  so its thinking tokens understate the compute; records carry `generated_tokens` and the
+  generated-token reduction is reported beside the others (≈ 0 or negative: no compute saved).
 - Δacc = acc(method) - acc(baseline), in percentage points.
-- EPR (EntroCut, arXiv 2601.22617: "relative token savings per unit accuracy loss"; the
-  formula is not public) = (100·R) / (accuracy loss in pp). Edges: loss = 0 → "lossless"
+- EPR — cotbench's formula (EntroCut, arXiv 2601.22617, names "relative token savings per
+  unit accuracy loss" and publishes no formula) = (100·R) / (accuracy loss in pp). Whether
+  EntroCut divides by the absolute or the relative loss is not public, so both are reported:
+  EPR_rel = (100·R) / (100·(acc_b − acc_m)/acc_b), the loss relative to the baseline accuracy. Edges: loss = 0 → "lossless"
   (R > 0) or "no change"; loss < 0 → "dominates" (saves tokens and gains accuracy) or
   "better accuracy, more tokens"; never a division by zero. Baseline accuracy 0 makes any
   loss impossible, so EPR is one of the labels above.
-- Ce (ENTRA, arXiv 2601.07123, names "compression effectiveness" without a formula we could
-  see): ours, Ce = R · acc(method) / acc(baseline) — the token reduction weighted by the share
+- Ce — cotbench's formula (ENTRA, arXiv 2601.07123, names "compression effectiveness"
+  without a formula we could see): Ce = R · acc(method) / acc(baseline) — the token reduction weighted by the share
   of baseline accuracy kept (> R when accuracy improves); undefined when baseline accuracy is 0.
 """
 
@@ -24,14 +40,24 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from .runs import Run, Sample
-from .statistics import mcnemar_exact, paired_bootstrap, pass_at_k
+import numpy as np
 
-TOKEN_KINDS = ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens")
+from .runs import Run, Sample
+from .statistics import BOOTSTRAP_RESAMPLES, majority_vote, mcnemar_exact, mcnemar_one_sided_worse, paired_bootstrap, paired_permutation_p, pass_at_k, probe_auroc
+
+TOKEN_KINDS = ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens", "generated_tokens")
+
+
+def generation_tokens(generation, kind: str) -> int | None:
+    """A token count of one generation; `generated_tokens` (step entropy's full trace before
+    pruning) lives among the method fields."""
+    if kind == "generated_tokens":
+        return generation.method_fields.get("generated_tokens")
+    return getattr(generation, kind)
 
 
 def sample_tokens(sample: Sample, kind: str = "total_tokens") -> float | None:
-    values = [getattr(g, kind) for g in sample.generations]
+    values = [generation_tokens(g, kind) for g in sample.generations]
     if any(v is None for v in values):
         return None
     return sum(values) / len(values)
@@ -43,7 +69,16 @@ def summarize(samples: list[Sample]) -> dict:
     k = min(len(s.generations) for s in samples) if samples else 0
     out: dict = {"samples": n, "repeats": k, "accuracy": sum(s.accuracy for s in samples) / n if n else 0.0}
     if k > 1:
+        out[f"avg@{k}"] = out["accuracy"]
         out[f"pass@{k}"] = statistics.fmean(pass_at_k(len(s.generations), sum(g.correct for g in s.generations), k) for s in samples)
+        out[f"maj@{k}"] = statistics.fmean(majority_vote([g.extracted_answer for g in s.generations], [bool(g.correct) for g in s.generations]) for s in samples)
+    closed = [sample_accuracy_closed(s) for s in samples]
+    if samples and all(c is not None for c in closed):
+        out["acc_closed"] = statistics.fmean(closed)
+    probes = [p for s in samples for g in s.generations for p in g.probes if _graded_probe(p)]
+    auroc = probe_auroc([p["entropy"] for p in probes], [bool(p["answer_correct"]) for p in probes]) if probes else None
+    if auroc is not None:
+        out["probe_entropy_auroc"], out["graded_probes"] = auroc, len(probes)
     for kind in TOKEN_KINDS:
         values = [sample_tokens(s, kind) for s in samples]
         if values and all(v is not None for v in values):
@@ -63,6 +98,18 @@ def summarize(samples: list[Sample]) -> dict:
     return out
 
 
+def sample_accuracy_closed(sample: Sample) -> float | None:
+    """The fraction of a sample's generations that are correct *and* closed their thinking;
+    None when a record does not say whether thinking closed (written before the field existed)."""
+    if any(g.thinking_closed is None for g in sample.generations):
+        return None
+    return sum(bool(g.correct) and bool(g.thinking_closed) for g in sample.generations) / len(sample.generations)
+
+
+def _graded_probe(probe: dict) -> bool:
+    return isinstance(probe, dict) and isinstance(probe.get("entropy"), (int, float)) and isinstance(probe.get("answer_correct"), bool)
+
+
 @dataclass(frozen=True)
 class EPR:
     value: float | None  # None when a label applies
@@ -73,7 +120,8 @@ class EPR:
 
 
 def efficiency_performance_ratio(token_reduction: float, accuracy_delta_pp: float) -> EPR:
-    """EPR = token savings in % per percentage point of accuracy lost (edges labelled)."""
+    """EPR (cotbench's formula) = token savings in % per point of accuracy lost (edges labelled).
+    Pass the absolute change in pp for EPR, the relative change in % for EPR_rel."""
     savings_pct = 100.0 * token_reduction
     loss_pp = -accuracy_delta_pp
     if abs(loss_pp) < 1e-12:
@@ -99,36 +147,55 @@ def paired(method: list[Sample], baseline: list[Sample]) -> tuple[list[Sample], 
     return common, [by_id[s.sample_id] for s in common]
 
 
-def versus_baseline(method: list[Sample], baseline: list[Sample], bootstrap_iters: int = 2000, seed: int = 0) -> dict:
-    """Token reduction, Δacc, EPR and Ce against the baseline, with paired-bootstrap 95 % CIs."""
+def paired_accuracy_test(method: list[Sample], baseline: list[Sample], alternative: str = "two-sided", seed: int = 0) -> tuple[str, float]:
+    """(test name, p-value) for paired samples: exact McNemar with one generation per problem,
+    the paired permutation test on per-problem accuracies with repeats. `alternative="greater"`
+    asks whether the method is worse."""
+    m_acc, b_acc = [s.accuracy for s in method], [s.accuracy for s in baseline]
+    if all(len(s.generations) == 1 for s in method + baseline):
+        test = mcnemar_exact if alternative == "two-sided" else mcnemar_one_sided_worse
+        return "exact McNemar", test([x > 0.5 for x in b_acc], [x > 0.5 for x in m_acc])
+    return "paired permutation (per-problem avg@k)", paired_permutation_p(b_acc, m_acc, alternative, seed)
+
+
+def versus_baseline(method: list[Sample], baseline: list[Sample], bootstrap_iters: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict:
+    """Token reduction, Δacc, EPR and Ce against the baseline, with paired BCa-bootstrap 95 % CIs
+    and the paired test's p-value."""
     m, b = paired(method, baseline)
     if not m:
         return {"paired_samples": 0}
-    m_tok = [sample_tokens(s) for s in m]
-    b_tok = [sample_tokens(s) for s in b]
     m_acc = [s.accuracy for s in m]
     b_acc = [s.accuracy for s in b]
     out: dict = {"paired_samples": len(m)}
     acc_m, acc_b = statistics.fmean(m_acc), statistics.fmean(b_acc)
     out["accuracy_delta_pp"] = 100.0 * (acc_m - acc_b)
-    out["accuracy_delta_ci"] = paired_bootstrap(lambda i: 100.0 * (_mean(m_acc, i) - _mean(b_acc, i)), len(m), bootstrap_iters, seed)
-    out["mcnemar_p"] = mcnemar_exact([x > 0.5 for x in b_acc], [x > 0.5 for x in m_acc])
-    if all(t is not None for t in m_tok + b_tok) and sum(b_tok) > 0:
-        reduction = 1.0 - sum(m_tok) / sum(b_tok)
-        out["token_reduction"] = reduction
-        out["token_reduction_ci"] = paired_bootstrap(lambda i: 1.0 - _sum(m_tok, i) / max(_sum(b_tok, i), 1e-12), len(m), bootstrap_iters, seed)
+    out["relative_accuracy_delta_pct"] = 100.0 * (acc_m - acc_b) / acc_b if acc_b > 0 else None
+    out["accuracy_delta_ci"] = paired_bootstrap(_accuracy_delta_pp, (m_acc, b_acc), bootstrap_iters, seed)
+    out["paired_test"], out["p_value"] = paired_accuracy_test(m, b, seed=seed)
+    for kind, key in (("total_tokens", "token_reduction"), ("thinking_tokens", "thinking_token_reduction"), ("generated_tokens", "generated_token_reduction")):
+        m_tok = [sample_tokens(s, kind) for s in m]
+        # The baseline generates what it keeps: its generated tokens are its total tokens.
+        b_tok = [sample_tokens(s, "total_tokens" if kind == "generated_tokens" else kind) for s in b]
+        if all(t is not None for t in m_tok + b_tok) and sum(b_tok) > 0:
+            out[key] = 1.0 - sum(m_tok) / sum(b_tok)
+            out[f"{key}_ci"] = paired_bootstrap(_token_reduction, (m_tok, b_tok), bootstrap_iters, seed)
+    if "token_reduction" in out:
+        reduction = out["token_reduction"]
         epr = efficiency_performance_ratio(reduction, out["accuracy_delta_pp"])
         out["epr"], out["epr_label"] = epr.value, epr.label
+        if out["relative_accuracy_delta_pct"] is not None:
+            epr_rel = efficiency_performance_ratio(reduction, out["relative_accuracy_delta_pct"])
+            out["epr_relative"], out["epr_relative_label"] = epr_rel.value, epr_rel.label
         out["ce"] = compression_effectiveness(reduction, acc_m, acc_b)
     return out
 
 
-def _mean(values, index):
-    return sum(values[i] for i in index) / len(index)
+def _accuracy_delta_pp(method_acc, baseline_acc, axis=-1):
+    return 100.0 * (np.mean(method_acc, axis=axis) - np.mean(baseline_acc, axis=axis))
 
 
-def _sum(values, index):
-    return sum(values[i] for i in index)
+def _token_reduction(method_tokens, baseline_tokens, axis=-1):
+    return 1.0 - np.sum(method_tokens, axis=axis) / np.maximum(np.sum(baseline_tokens, axis=axis), 1e-12)
 
 
 def run_summary(run: Run, baseline: Run | None = None) -> dict[str, dict]:

@@ -1,16 +1,18 @@
 """`cotbench report RUN_DIR [--baseline RUN_DIR] -o OUT`: Markdown, HTML, JSON and CSV.
 
 The report states how it was made (model, adapter and its arguments, tasks, decoding,
-versions, seeds) and shows accuracy and tokens per benchmark, the comparison with a baseline
-run (token reduction, Δacc, EPR, Ce with paired-bootstrap CIs, McNemar p), and figures.
-All text that came from models or users is HTML-escaped.
+versions, seeds) and shows accuracy (avg@k, acc_closed, pass@k and maj@k with repeats) and
+tokens per benchmark, the comparison with a baseline run (total- and thinking-token reduction,
+Δacc, cotbench's EPR and Ce, with paired BCa-bootstrap CIs and the paired test's p), and
+figures. A baseline made differently (model, task version, decoding, limit) is refused unless
+--allow-mismatch, which shows the differences as a warning on the page and in a column.
+The HTML comes from a Jinja2 template with autoescape (`reports/templates/report.html.j2`).
 """
 
 from __future__ import annotations
 
 import base64
 import csv
-import html
 import json
 from pathlib import Path
 
@@ -22,6 +24,18 @@ from . import plots
 from .atomic import atomic_directory, safe_name
 from .metrics import run_summary, sample_tokens
 from .runs import Run, check_comparable, load_run
+from .templating import render
+
+DEFINITIONS = [
+    ("accuracy", "avg@k: the mean over problems of the fraction of the k generations graded correct"),
+    ("acc_closed", "accuracy where a generation whose thinking never closed counts as wrong"),
+    ("pass@k / maj@k", "with k > 1 repeats: unbiased pass@k (Chen et al. 2021); the majority extracted answer's correctness (ties: the answer seen first)"),
+    ("token reduction", "1 − Σ method tokens / Σ baseline tokens over paired samples; on total tokens, and on thinking tokens beside it"),
+    ("generated-token reduction", "the same on every token generated, including the thinking a post-hoc method prunes afterwards"),
+    ("EPR (cotbench)", "cotbench's formula: token savings % / accuracy loss in pp; EPR rel: / relative accuracy loss in %; labels when nothing is lost"),
+    ("Ce (cotbench)", "cotbench's formula: token reduction × acc / acc of the baseline"),
+    ("paired test p", "exact McNemar with one generation per problem; a paired permutation test on per-problem accuracies with repeats"),
+]
 
 ENTROPY_METHODS = {"entrocut", "eat", "deer", "dynasor"}
 TRACE_SAMPLES = 4
@@ -59,7 +73,15 @@ def _ci(ci, scale=1.0, digits=1):
     return f"[{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]" if ci else "–"
 
 
-def table_rows(summary: dict) -> list[dict]:
+def _reduction(v: dict, key: str) -> str:
+    return f"{100 * v[key]:.1f} {_ci(v[key + '_ci'], 100)}" if key in v else "–"
+
+
+def _epr(value, label) -> str:
+    return _fmt(value, 2) if value is not None and label == "ratio" else (label or "–")
+
+
+def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) -> list[dict]:
     rows = []
     for task, s in sorted(summary.items()):
         row = {
@@ -67,23 +89,39 @@ def table_rows(summary: dict) -> list[dict]:
             "n": s["samples"],
             "k": s["repeats"],
             "accuracy %": round(100 * s["accuracy"], 2),
+            "acc_closed %": round(100 * s["acc_closed"], 2) if "acc_closed" in s else "–",
+        }
+        k = s["repeats"]
+        if k > 1:
+            row[f"pass@{k} %"] = round(100 * s[f"pass@{k}"], 2)
+            row[f"maj@{k} %"] = round(100 * s[f"maj@{k}"], 2)
+        row.update({
             "mean thinking": _fmt(s.get("mean_thinking_tokens"), 1),
             "mean answer": _fmt(s.get("mean_answer_tokens"), 1),
             "mean probe": _fmt(s.get("mean_probe_tokens"), 1),
             "mean total": _fmt(s.get("mean_total_tokens"), 1),
+            **({"mean generated": _fmt(s.get("mean_generated_tokens"), 1)} if "mean_generated_tokens" in s else {}),
             "median total": _fmt(s.get("median_total_tokens"), 1),
             "truncated %": _fmt(100 * s["truncation_rate"], 1) if "truncation_rate" in s else "–",
             "tok/s": _fmt(s.get("tokens_per_s"), 1),
-        }
+        })
+        if "probe_entropy_auroc" in s:
+            row["probe entropy AUROC"] = f"{s['probe_entropy_auroc']:.3f} (n={s['graded_probes']})"
         v = s.get("versus_baseline")
         if v and v.get("paired_samples"):
             row["baseline acc %"] = round(100 * s["baseline"]["accuracy"], 2)
             row["Δacc pp [95% CI]"] = f"{v['accuracy_delta_pp']:+.1f} {_ci(v['accuracy_delta_ci'])}"
             if "token_reduction" in v:
-                row["token reduction % [95% CI]"] = f"{100 * v['token_reduction']:.1f} {_ci(v['token_reduction_ci'], 100)}"
-                row["EPR"] = _fmt(v["epr"], 2) if v["epr"] is not None and v["epr_label"] == "ratio" else v["epr_label"]
-                row["Ce"] = _fmt(v["ce"])
-            row["McNemar p"] = _fmt(v["mcnemar_p"])
+                row["token reduction % [95% CI]"] = _reduction(v, "token_reduction")
+                row["thinking-token reduction % [95% CI]"] = _reduction(v, "thinking_token_reduction")
+                if "generated_token_reduction" in v:
+                    row["generated-token reduction % [95% CI]"] = _reduction(v, "generated_token_reduction")
+                row["EPR (cotbench)"] = _epr(v["epr"], v["epr_label"])
+                row["EPR rel (cotbench)"] = _epr(v.get("epr_relative"), v.get("epr_relative_label"))
+                row["Ce (cotbench)"] = _fmt(v["ce"])
+            row["paired test p"] = f"{_fmt(v['p_value'])} ({v['paired_test']})"
+        if mismatches is not None and task in mismatches:
+            row["⚠ setting mismatch"] = "; ".join(mismatches[task]) or "–"
         rows.append(row)
     return rows
 
@@ -111,58 +149,59 @@ def make_figures(run: Run, baseline: Run | None, out: Path, summary: dict) -> li
     return figures
 
 
-def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures) -> str:
+def _warnings(mismatches: dict[str, list[str]] | None) -> list[str]:
+    found = sorted({text for texts in (mismatches or {}).values() for text in texts})
+    return [f"compared with a baseline made differently (--allow-mismatch): {'; '.join(found)}"] if found else []
+
+
+def _notes(run: Run) -> list[str]:
+    if run.method == "stepentropy":
+        return ["Note: post-hoc step-entropy pruning generates the full thinking first, then prunes it; it saves no compute at inference "
+                "(see “mean generated” and the generated-token reduction)."]
+    return []
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    return columns
+
+
+def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None) -> str:
     lines = [f"# cotbench report: {run.adapter} on {run.model}", ""]
     if baseline is not None:
         lines += [f"Baseline: {baseline.adapter} ({baseline.path})", ""]
-    lines += ["## Results", "", tabulate(rows, headers="keys", tablefmt="github"), ""]
-    if run.method == "stepentropy":
-        lines += ["Note: post-hoc step-entropy pruning generates the full thinking first; it saves no compute at inference.", ""]
+    lines += [f"**Warning:** {text}" for text in _warnings(mismatches)] + ([""] if mismatches and _warnings(mismatches) else [])
+    table = [{key: row.get(key, "–") for key in _columns(rows)} for row in rows]
+    lines += ["## Results", "", tabulate(table, headers="keys", tablefmt="github"), ""]
+    lines += [note + "\n" for note in _notes(run)]
     lines += ["## Figures", ""] + [f"![{title}]({path.name})" for title, path in figures] + [""]
+    lines += ["## Definitions", ""] + [f"- **{term}**: {definition}" for term, definition in DEFINITIONS] + [""]
     lines += ["## How this report was made", "", "```json", json.dumps(meta, indent=2, default=str), "```", ""]
-    lines += ["Definitions: accuracy = avg@k; token reduction = 1 − Σ method tokens / Σ baseline tokens over paired samples;",
-              "EPR = token savings % / accuracy loss pp (labels when no loss); Ce = reduction × acc/acc_baseline (ours).", ""]
     return "\n".join(lines)
 
 
-def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(str(k))}</th>" for k in (rows[0] if rows else {}))
-    body = "".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
-    images = "".join(
-        f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
-        f"<figcaption>{esc(title)}</figcaption></figure>"
-        for title, path in figures
-    )
-    baseline_line = f"<p>Baseline: {esc(baseline.adapter)}</p>" if baseline else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cotbench report: {esc(run.adapter)} on {esc(run.model)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-figure{{display:inline-block;margin:1em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head>
-<body><h1>cotbench report: {esc(run.adapter)} on {esc(run.model)}</h1>{baseline_line}
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-<h2>Figures</h2>{images}
-<h2>How this report was made</h2><pre>{esc(json.dumps(meta, indent=2, default=str))}</pre>
-</body></html>
-"""
+def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None) -> str:
+    images = [{"title": title, "base64": base64.b64encode(path.read_bytes()).decode()} for title, path in figures]
+    return render("report.html.j2", run=run, baseline=baseline, rows=rows, columns=_columns(rows), figures=images, warnings=_warnings(mismatches),
+                  notes=_notes(run), definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
 
 
-def build_report(run_dir: str, baseline_dir: str | None, out_dir: str) -> Path:
+def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mismatch: bool = False) -> Path:
     run = load_run(run_dir)
     baseline = load_run(baseline_dir) if baseline_dir else None
-    if baseline is not None:
-        check_comparable(run, baseline)
+    mismatches = check_comparable(run, baseline, allow_mismatch) if baseline is not None else None
     summary = run_summary(run, baseline)
-    rows = table_rows(summary)
+    rows = table_rows(summary, mismatches if allow_mismatch else None)
     meta = {"run": provenance(run), "baseline": provenance(baseline) if baseline else None}
     with atomic_directory(out_dir) as staging:
         figures = make_figures(run, baseline, staging, summary)
-        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures), encoding="utf-8")
-        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures), encoding="utf-8")
+        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches), encoding="utf-8")
+        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches), encoding="utf-8")
         (staging / "report.json").write_text(json.dumps({"summary": summary, "provenance": meta}, indent=2, default=str), encoding="utf-8")
         with (staging / "report.csv").open("w", newline="", encoding="utf-8") as handle:
-            fields = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer = csv.DictWriter(handle, fieldnames=_columns(rows), restval="–")
             writer.writeheader()
             writer.writerows(rows)
     return Path(out_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cotbench.cot_methods.record import GenerationRecord
 from cotbench.errors import CotbenchError
+from cotbench.repeats import split_repeats
 
 
 @dataclass
@@ -81,7 +82,9 @@ def _read_samples(path: Path) -> list[Sample]:
                 raw = json.loads(line)
             except json.JSONDecodeError as error:
                 raise CotbenchError(f"{where}: malformed sample line ({error.msg}); truncated file?") from None
-            record = raw.get("cotbench") if isinstance(raw, dict) else None
+            # The record is in the logged doc (harness_tasks/utils.py); top level in older runs.
+            doc = raw.get("doc") if isinstance(raw, dict) else None
+            record = (doc.get("cotbench") if isinstance(doc, dict) else None) or (raw.get("cotbench") if isinstance(raw, dict) else None)
             if not isinstance(record, dict) or not record.get("generations"):
                 raise CotbenchError(f"{where}: sample without a 'cotbench' record (run a cot_* task with --log_samples)")
             sample_id = str(record.get("id") if record.get("id") is not None else raw.get("doc_id"))
@@ -128,14 +131,78 @@ def load_run(path: str | Path) -> Run:
         expected = data.get("n-samples", {}).get(task, {}).get("effective")
         if expected is not None and len(samples) != expected:
             raise CotbenchError(f"{sample_files[0]}: {len(samples)} samples but the results file says {expected}; partial output?")
+        _, repeats = split_repeats(task)  # a `cotbench eval --repeats N` task: N generations per sample
+        short = next((s for s in samples if repeats and len(s.generations) != repeats), None)
+        if short is not None:
+            raise CotbenchError(f"{sample_files[0]}: sample {short.sample_id} has {len(short.generations)} generations but {task} asks for {repeats}; partial output?")
         run.tasks[task] = samples
     if not run.tasks:
         raise CotbenchError(f"{results_path}: no tasks with samples")
     return run
 
 
-def check_comparable(run: Run, baseline: Run) -> None:
-    if run.model != baseline.model:
-        raise CotbenchError(f"baseline is a different model: {baseline.model!r} vs {run.model!r} (compare runs of the same model)")
-    if not set(run.tasks) & set(baseline.tasks):
+# Decoding settings that change what a model generates (issue 13 item 4): a method and its
+# baseline must agree on each. Each maps "not set" to its neutral value, so that an explicit
+# default (top_p=1.0) equals an absent one; top_k 0 (HF) and -1 (vLLM) both mean "no top-k".
+DECODING_NEUTRAL = {"temperature": 0.0, "top_p": 1.0, "top_k": None, "min_p": 0.0, "presence_penalty": 0.0,
+                    "repetition_penalty": 1.0, "max_gen_toks": None}
+
+
+def _as_number(value):
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def comparison_settings(run: Run, task: str) -> dict[str, object]:
+    """What must be equal for `run` and a baseline to be compared on `task`: the model, the
+    task's version, the --limit, and the decoding settings as lm-eval recorded them (the task's
+    generation_kwargs with --gen_kwargs applied)."""
+    generation = dict(run.config.get("configs", {}).get(task, {}).get("generation_kwargs") or {})
+    if generation.get("do_sample") is False:
+        generation["temperature"] = 0.0  # greedy whatever temperature says (how every backend reads it)
+    settings: dict[str, object] = {"model": run.model, "task version": run.config.get("versions", {}).get(task),
+                                   "limit": _as_number(run.config.get("config", {}).get("limit"))}
+    for key, neutral in DECODING_NEUTRAL.items():
+        value = _as_number(generation.get(key))
+        if key == "top_k" and value in (0, -1):
+            value = None
+        settings[key] = neutral if value is None else value
+    return settings
+
+
+def setting_mismatches(run: Run, baseline: Run, task: str) -> list[str]:
+    """One "setting: baseline value vs run value" per setting that differs on `task`."""
+    ours, theirs = comparison_settings(run, task), comparison_settings(baseline, task)
+    return [f"{key} {_shown(theirs[key])} (baseline) vs {_shown(ours[key])} (run)" for key in ours if ours[key] != theirs[key]]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return repr(value)
+
+
+def check_comparable(run: Run, baseline: Run, allow_mismatch: bool = False) -> dict[str, list[str]]:
+    """{task: mismatches} for the tasks both runs have. A mismatch is a CotbenchError naming
+    every differing setting and both values, unless `allow_mismatch` (then the caller shows
+    the returned mismatches as a warning beside the numbers)."""
+    common = sorted(set(run.tasks) & set(baseline.tasks))
+    if not common:
         raise CotbenchError(f"no task in common: run has {sorted(run.tasks)}, baseline has {sorted(baseline.tasks)}")
+    mismatches = {task: setting_mismatches(run, baseline, task) for task in common}
+    if not allow_mismatch and any(mismatches.values()):
+        differing: dict[str, list[str]] = {}
+        for task, found in mismatches.items():
+            for text in found:
+                differing.setdefault(text, []).append(task)
+        parts = [f"{text} on {', '.join(tasks)}" for text, tasks in differing.items()]
+        kind = "a different model" if run.model != baseline.model else "different settings"
+        raise CotbenchError(f"baseline {baseline.path} was run with {kind}: {'; '.join(parts)} "
+                            "(compare runs made alike, or pass --allow-mismatch to show the numbers with a warning)")
+    return mismatches

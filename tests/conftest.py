@@ -13,6 +13,17 @@ os.environ.setdefault("COTBENCH_DATA_DIR", str(SHARED_DATA))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+# Fixtures that build the testbed, start vLLM or a server, or run the real model end to end through
+# the CLI: a test that uses one is `slow`, so `pytest -m "not slow"` is the fast lane (README).
+# Tests that do such work without one of these fixtures carry `@pytest.mark.slow` themselves.
+SLOW_FIXTURES = frozenset({"arith_testbed", "real_runs", "server", "vanilla_run", "board", "runs"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> str:

@@ -11,8 +11,11 @@ summed with equal weights):
 - more than 3,500 completion tokens: −1 (R_len).
 
 ENTRA (arXiv 2601.07123): correctness plus `weight` × the normalised redundancy score of the
-completion (bie.py). The sign is a reading: summaries say ENTRA optimises for *lower* entropy
-of low-importance tokens, so the default weight is −1 (less redundancy entropy, more reward).
+completion (bie.py). The reward *is* the normalised entropy of the low-importance tokens,
+r = −Σ p log p / log(|T| − k), and "lower entropy = more skewed, more repetitive, more
+redundant" (seed paper text, Mechanism 2; METHODS.md §3.2), so GRPO maximises it: the default
+weight is +1 and a long repetitive completion earns less than a short diverse one. (One
+summary's "optimising for lower entropy" contradicts the seed and is not followed.)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from cotbench.harness_tasks.grading import DEFAULT_THINK_END, grade_math
 from ..steps import skip_statistics
 
 CORRECT_REWARD = 2.0
+ENTRA_WEIGHT = 1.0  # the reward is the normalised entropy itself (seed paper, Mechanism 2)
 SKIP_RATIO_TIERS = ((0.8, 1.0), (0.5, 0.5))
 MAX_SKIPS = 100
 SKIP_PENALTIES = {"code": -2.0, "paper": -1.0}
@@ -36,36 +40,45 @@ def completion_text(completion) -> str:
     return str(completion)
 
 
-def make_step_entropy_reward(skip_penalty: str = "code", think_end: str = DEFAULT_THINK_END):
-    """The step-entropy composite reward; `skip_penalty` = "code" (−2) or "paper" (−1)."""
-    if skip_penalty not in SKIP_PENALTIES:
-        raise ValueError(f"skip_penalty={skip_penalty!r}: expected 'code' or 'paper'")
-    penalty = SKIP_PENALTIES[skip_penalty]
+class StepEntropyReward:
+    """The step-entropy composite reward; `skip_penalty` = "code" (−2) or "paper" (−1).
 
-    def step_entropy_reward(prompts=None, completions=(), completion_ids=None, answer=(), **_):
+    A small class rather than a closure so that it pickles: TRL and `datasets.map` with
+    several processes send reward functions to worker processes."""
+
+    def __init__(self, skip_penalty: str = "code", think_end: str = DEFAULT_THINK_END):
+        if skip_penalty not in SKIP_PENALTIES:
+            raise ValueError(f"skip_penalty={skip_penalty!r}: expected 'code' or 'paper'")
+        self.skip_penalty, self.penalty, self.think_end = skip_penalty, SKIP_PENALTIES[skip_penalty], think_end
+        self.__name__ = f"step_entropy_reward_{skip_penalty}"  # TRL logs rewards/<__name__>/mean
+
+    def __call__(self, prompts=None, completions=(), completion_ids=None, answer=(), **_):
         rewards = []
         for i, completion in enumerate(completions):
             text = completion_text(completion)
-            thinking = text.split(think_end)[0] if think_end in text else text
+            thinking = text.split(self.think_end)[0] if self.think_end in text else text
             stats = skip_statistics(thinking)
-            reward = CORRECT_REWARD if think_end in text and grade_math(text, str(answer[i]), think_end).correct else 0.0
+            closed = self.think_end in text
+            reward = CORRECT_REWARD if closed and grade_math(text, str(answer[i]), self.think_end).correct else 0.0
             reward += next((bonus for floor, bonus in SKIP_RATIO_TIERS if stats["skip_ratio"] >= floor), 0.0)
             if stats["skip_steps"] > MAX_SKIPS:
-                reward += penalty
+                reward += self.penalty
             n_tokens = len(completion_ids[i]) if completion_ids is not None else len(text.split())
             if n_tokens > MAX_COMPLETION_TOKENS:
                 reward += LENGTH_PENALTY
             rewards.append(reward)
         return rewards
 
-    step_entropy_reward.__name__ = f"step_entropy_reward_{skip_penalty}"
-    return step_entropy_reward
+
+def make_step_entropy_reward(skip_penalty: str = "code", think_end: str = DEFAULT_THINK_END) -> StepEntropyReward:
+    """The step-entropy composite reward (a picklable `StepEntropyReward`)."""
+    return StepEntropyReward(skip_penalty, think_end)
 
 
 class EntraReward:
     """ENTRA reward: correctness (1/0) + weight × redundancy score of the completion."""
 
-    def __init__(self, model, tokenizer, weight: float = -1.0, bie_lambda: float | None = None, reading: str = "type_entropy", think_end: str = DEFAULT_THINK_END):
+    def __init__(self, model, tokenizer, weight: float = ENTRA_WEIGHT, bie_lambda: float | None = None, reading: str = "type_entropy", think_end: str = DEFAULT_THINK_END):
         from ..bie import DEFAULT_LAMBDA
 
         self.model, self.tokenizer, self.weight, self.reading, self.think_end = model, tokenizer, weight, reading, think_end

@@ -3,21 +3,27 @@ overthinking R1-style model on synthetic arithmetic (see `arith_traces.py`).
 
 Why: the embedded SmolLM2-135M scores about 0 on the real benchmarks and rarely says "Wait",
 so on a CPU no method can show its trade-off. This model is small enough to train in minutes
-on two cores, solves `cot_arith` when it reasons fully, says "Wait" before redundant
-verification loops and before slip corrections — so cutting thinking saves tokens and
-sometimes costs accuracy. It is a synthetic testbed, not evidence about real reasoning models.
+on two cores, solves `cot_arith` when it reasons fully, glances at the problem, says "Wait"
+before an exact step-by-step verification and before redundant re-verification loops (see
+`arith_traces.py`) — so cutting at the first "Wait" costs accuracy on medium problems while
+cutting once the answer is settled saves tokens for free, and the model's answer-probe
+entropy tells the two apart. It is a synthetic testbed, not evidence about real reasoning models.
 
 `build_testbed` is reproducible from `TestbedConfig` (seed included): a byte-level BPE
 tokenizer trained with `tokenizers` (digits split one per token, so arithmetic is learnable),
 a `LlamaForCausalLM` trained with AdamW on prompt-masked traces interleaved with arithmetic
 drills, saved as a normal
 transformers folder (with a chat template that opens thinking with "<think>\\n", as
-DeepSeek-R1-Distill's does) under the cache, keyed by the config.
+DeepSeek-R1-Distill's does) under the cache, keyed by the config AND the source of every
+module that shapes the model (`MODEL_SOURCES`), so a code change rebuilds instead of silently
+reusing a model trained by older code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 import json
 import math
 import os
@@ -32,13 +38,7 @@ from cotbench.harness_tasks.arith import LEVELS, evaluation_problems, generate_p
 from cotbench.harness_tasks.utils import doc_to_text_math
 
 from ..cache import cache_root
-from .arith_traces import (
-    DEFAULT_SLIP_RATE,
-    DEFAULT_TRUNCATE_RATE,
-    THINK_END,
-    THINK_START,
-    make_trace,
-)
+from .arith_traces import DEFAULT_TRUNCATE_RATE, THINK_END, THINK_START, make_trace
 
 TESTBED_ALIASES = ("arith-testbed", "testbed")
 END_OF_TURN = "<|end|>"
@@ -58,7 +58,6 @@ class TestbedConfig:
 
     seed: int = 0
     level_mix: tuple[tuple[str, float], ...] = (("easy", 0.6), ("medium", 0.3), ("hard", 0.1))
-    slip_rate: float = DEFAULT_SLIP_RATE
     truncate_rate: float = DEFAULT_TRUNCATE_RATE
     tokenizer_vocab: int = 1024  # an upper bound; the corpus saturates near 500
     tokenizer_corpus: int = 4000  # traces the tokenizer is trained on
@@ -66,21 +65,67 @@ class TestbedConfig:
     layers: int = 4
     heads: int = 4
     intermediate_size: int = 384
-    steps: int = 700  # optimizer steps on traces; each is followed by one on arithmetic drills
+    steps: int = 400  # optimizer steps on traces; each is followed by one on arithmetic drills
     batch_size: int = 32
     drill_batch_size: int = 64  # drill lines of `drill_equations` equations each
     drill_equations: int = 8
     learning_rate: float = 3e-3
-    warmup_steps: int = 60
+    warmup_steps: int = 40
     weight_decay: float = 0.01
-    threads: int = 2
+    # One thread: on a shared 2-core machine two OpenMP threads ran 3x slower than one
+    # (measured 9 s vs 3 s per forward/backward); the count is part of the config because
+    # it changes the float reduction order, hence the weights' bytes.
+    threads: int = 1
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
+# What shapes the built model besides the config: this module (tokenizer training, model
+# config, training loop, chat template), the trace generator, the problem generator, and the
+# prompt format. Modules are hashed whole; "module:attr" entries hash one object's source
+# (the prompt function lives in a module with much unrelated code).
+MODEL_SOURCES = (
+    "cotbench.cot_methods.training.testbed",
+    "cotbench.cot_methods.training.arith_traces",
+    "cotbench.harness_tasks.arith",
+    "cotbench.harness_tasks.utils:doc_to_text_math",
+)
+# Libraries whose version changes the trained bytes (numerics, tokenizer training).
+MODEL_LIBRARIES = ("torch", "transformers", "tokenizers")
+
+
+def _source_text(entry: str) -> str:
+    """The source text of one `MODEL_SOURCES` entry, read from disk (not the import cache's bytecode)."""
+    module_name, _, attr = entry.partition(":")
+    module = importlib.import_module(module_name)
+    if attr:
+        return inspect.getsource(getattr(module, attr))
+    return Path(inspect.getsourcefile(module)).read_text(encoding="utf-8")
+
+
+def code_digest(sources: tuple[str, ...] | None = None) -> str:
+    """sha256 over the sources that shape the model and the versions of the libraries that train it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    for entry in MODEL_SOURCES if sources is None else sources:
+        digest.update(f"{entry}\0{_source_text(entry)}\0".encode())
+    for library in MODEL_LIBRARIES:
+        try:
+            digest.update(f"{library}=={version(library)}\0".encode())
+        except PackageNotFoundError:
+            digest.update(f"{library} missing\0".encode())
+    return digest.hexdigest()
+
+
+def testbed_key(config: TestbedConfig = TestbedConfig()) -> str:
+    """The cache key: config and code together (issue 12: a model built by older code is never reused)."""
+    return hashlib.sha256(f"{config.key()}:{code_digest()}".encode()).hexdigest()[:12]
+
+
 def default_testbed_dir(config: TestbedConfig = TestbedConfig()) -> Path:
-    return cache_root() / "testbed" / f"arith-{config.key()}"
+    return cache_root() / "testbed" / f"arith-{testbed_key(config)}"
 
 
 class TraceStream:
@@ -102,12 +147,12 @@ class TraceStream:
             if problem.text not in self.held_out:
                 break
         self.drawn += 1
-        return make_trace(problem, self.rng, self.config.slip_rate, self.config.truncate_rate)
+        return make_trace(problem, self.rng, self.config.truncate_rate)
 
-    def next_text(self) -> tuple[str, str]:
-        """(prompt text, completion text) of one fresh problem."""
+    def next_text(self) -> tuple[str, str, tuple[tuple[int, int], ...]]:
+        """(prompt text, completion text, forced character spans of the completion) of one fresh problem."""
         trace = self.next_trace()
-        return doc_to_text_math({"problem": trace.problem.text}), trace.text
+        return doc_to_text_math({"problem": trace.problem.text}), trace.text, trace.forced
 
     def next_drill(self) -> str:
         """A line of arithmetic facts ("17 + 9 = 26.") drawn from the same problems.
@@ -144,7 +189,7 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     )
     corpus = []
     for _ in range(config.tokenizer_corpus):
-        prompt, completion = stream.next_text()
+        prompt, completion, _ = stream.next_text()
         corpus.append(f"{prompt}\n{THINK_START}{completion}")
     tokenizer.train_from_iterator(corpus, trainer)
     # Thinking markers are single, ordinary (decoded, not skipped) tokens, as in R1-Distill.
@@ -154,26 +199,31 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     )
 
 
-def _encode_example(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:
-    """Token ids of chat prompt + completion + end of turn, and the prompt's length."""
+def _encode_example(tokenizer, prompt: str, completion: str, forced=()) -> tuple[list[int], list[bool]]:
+    """Token ids of chat prompt + completion + end of turn, and which of them carry loss.
+
+    No loss on the prompt, nor on any token that overlaps text the engine forces (close text,
+    answer probe): the model learns to answer after forced text, never to emit it. The
+    completion is tokenised whole, as the engine tokenises forced text in context."""
     prompt_ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
     )
-    completion_ids = tokenizer.encode(completion + END_OF_TURN, add_special_tokens=False)
-    return list(prompt_ids) + completion_ids, len(prompt_ids)
+    encoded = tokenizer(completion + END_OF_TURN, add_special_tokens=False, return_offsets_mapping=True)
+    trained = [not any(start < f_end and f_start < end for f_start, f_end in forced) for start, end in encoded["offset_mapping"]]
+    return list(prompt_ids) + list(encoded["input_ids"]), [False] * len(prompt_ids) + trained
 
 
-def _pad(tokenizer, chunk: list[tuple[list[int], int]]):
-    """input_ids, attention mask and labels (-100 on prompt and padding) of one batch."""
+def _pad(tokenizer, chunk: list[tuple[list[int], list[bool]]]):
+    """input_ids, attention mask and labels (-100 where no loss, and on padding) of one batch."""
     import torch
 
     width = max(len(ids) for ids, _ in chunk)
     input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id)
     labels = torch.full((len(chunk), width), -100)
     attention = torch.zeros((len(chunk), width), dtype=torch.long)
-    for row, (ids, prompt_len) in enumerate(chunk):
+    for row, (ids, trained) in enumerate(chunk):
         input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
+        labels[row, : len(ids)] = torch.where(torch.tensor(trained), torch.tensor(ids), -100)
         attention[row, : len(ids)] = 1
     return input_ids, attention, labels
 
@@ -186,7 +236,10 @@ def _batches(tokenizer, stream: TraceStream, config: TestbedConfig, pool_batches
         chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
         stream.rng.shuffle(chunks)
         for chunk in chunks:
-            drills = [(tokenizer.encode(stream.next_drill(), add_special_tokens=False), 0) for _ in range(config.drill_batch_size)]
+            drills = []
+            for _ in range(config.drill_batch_size):
+                ids = tokenizer.encode(stream.next_drill(), add_special_tokens=False)
+                drills.append((ids, [True] * len(ids)))
             yield _pad(tokenizer, chunk), _pad(tokenizer, drills)
 
 
@@ -249,6 +302,7 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
     summary = {
         "what": "cot_arith testbed: a synthetic overthinking reasoner, not a real reasoning model",
         "config": asdict(config),
+        "code_digest": code_digest(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "training_traces": stream.drawn,
@@ -267,8 +321,19 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    summary["weights_sha256"] = weights_sha256(target)
+    (target / "testbed.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log(f"weights sha256 {summary['weights_sha256']}")
     log(f"built {target} in {summary['build_seconds']} s ({summary['parameters']:,} parameters)")
     return target
+
+
+def weights_sha256(folder: str | Path) -> str:
+    """sha256 of the saved weights file: two builds from the same config must agree byte for byte."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def resolve_testbed() -> Path:

@@ -89,7 +89,7 @@ def test_each_method_through_the_cli_on_a_real_server(server, method, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [path] = tmp_path.rglob("samples_cot_arith_easy_*.jsonl")
-    records = [g for line in path.open() for g in json.loads(line)["cotbench"]["generations"]]
+    records = [g for line in path.open() for g in json.loads(line)["doc"]["cotbench"]["generations"]]
     assert len(records) == 2
     for record in records:
         assert record["adapter"]["backend"]["name"] == "openai" and record["total_tokens"] > 0
@@ -171,7 +171,7 @@ def test_entrocut_on_vllms_offline_engine(arith_testbed, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [path] = tmp_path.rglob("samples_cot_arith_easy_*.jsonl")
-    records = [g for line in path.open() for g in json.loads(line)["cotbench"]["generations"]]
+    records = [g for line in path.open() for g in json.loads(line)["doc"]["cotbench"]["generations"]]
     assert all(r["adapter"]["backend"]["name"] == "vllm" for r in records)
     assert any(r["closed_by"] == "method" for r in records)
     probe = next(p for r in records for p in r["probes"])

@@ -2,6 +2,7 @@
 
 import pytest
 
+from cotbench.errors import CotbenchError
 from cotbench.harness_tasks.grading import (
     extract_answer,
     grade_choice,
@@ -20,6 +21,8 @@ MATH_CASES = [
     (r"\boxed{10}", r"10\%", True),
     (r"\boxed{x=5}", "5", True),
     (r"\boxed{x = 7}", "5", False),
+    (r"\boxed{y = 5}", "x = 5", False),
+    (r"\boxed{x = 0.0000668}", ".0000672", False),
     (r"\boxed{[2,5)}", "[2,5)", True),
     (r"\boxed{(2,5]}", "[2,5)", False),
     (r"\boxed{(-\infty, 3)}", r"(-\infty,3)", True),
@@ -88,6 +91,31 @@ def test_split_reasoning():
     assert split_reasoning("a</think>b") == ("a", "b", True)
     assert split_reasoning("a[END]b", "[END]") == ("a", "b", True)
     assert split_reasoning("no marker") == ("", "no marker", False)
+    # the LAST marker ends thinking (lm-eval, lighteval, OpenCompass): a quoted marker does not
+    assert split_reasoning("a</think>b</think>c") == ("a</think>b", "c", True)
+    assert grade_math("I'd write \\boxed{4}</think> then close</think> so \\boxed{5}", "5").correct
+
+
+def test_every_verdict_says_where_its_answer_came_from():
+    assert grade_math(r"so \boxed{6}", "6").extracted_by == "box"
+    assert grade_math("Therefore, the solution to the equation is $x = 6$.", "6").extracted_by == "fallback"
+    assert grade_math("nothing here", "6").extracted_by is None
+    assert grade_choice(r"\boxed{B}", "B").extracted_by == "box"
+    assert grade_choice("The answer is (B).", "B").extracted_by == "fallback"
+
+
+def test_strict_extraction_grades_box_only():
+    stated = "Therefore, there are 240 possible outfits."
+    assert grade_math(stated, "240").correct is True
+    strict = grade_math(stated, "240", extraction="strict")
+    assert (strict.correct, strict.reason, strict.extracted) == (False, "no_answer", None)
+    assert grade_math(r"\boxed{240}", "240", extraction="strict").correct is True
+    assert grade_choice("The answer is (B).", "B", extraction="strict").correct is False
+
+
+def test_unknown_extraction_mode_is_one_clear_error():
+    with pytest.raises(CotbenchError, match=r"extraction='loose': expected one of fallback, strict"):
+        grade_math(r"\boxed{1}", "1", extraction="loose")
 
 
 CHOICE_CASES = [

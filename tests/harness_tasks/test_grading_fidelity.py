@@ -223,6 +223,106 @@ GSM8K_CASES = [  # integer golds (the text after ####, commas removed)
     ("<think>18 maybe 19</think>", "18", False),  # nothing after </think>: no answer
 ]
 
+# --- issue 13's categories, each built on real golds (row ids in the comments) ---------------
+
+UNBOXED_MATH_CASES = [  # answers stated without a box: read by the fallback (extracted_by="fallback")
+    ("Therefore, the solution to the equation is $x = 6$.", "6", True),  # math500 prealgebra/505
+    ("Therefore, the solution to the equation is $x = 5$.", "6", False),
+    ("5 * 6 * 8 = 240, so there are 240 possible outfits.", "240", True),  # math500 prealgebra/307
+    ("5 + 6 + 8 = 19, so there are 19 possible outfits.", "240", False),
+    ("The final answer is $\\frac{14}{3}$.", r"\frac{14}{3}", True),  # math500 algebra/2584
+    ("So $f(-2)+f(-1)+f(0) = \\frac{14}{3}$.", r"\frac{14}{3}", True),
+    ("So $f(-2)+f(-1)+f(0) = \\frac{3}{14}$.", r"\frac{14}{3}", False),
+    ("Each side of the octagon is $96/8 = 12$ cm.", "12", True),  # math500 prealgebra/930
+    ("The height is $h = \\frac{45\\pi}{9\\pi} = 5$ cm.", "5", True),  # math500 geometry/248
+    ("Hence $m+n = 204$.", "204", True),  # aime24 (gold 204)
+    ("Hence $m+n = 240$.", "204", False),
+    ("<think>so 6</think>\n\nThe smallest such $n$ is $6$.", "6", True),  # math500 precalculus/285
+    ("<think>so 6</think>\n\nThe smallest such $n$ is $12$.", "6", False),
+]
+
+GSM8K_UNBOXED_CASES = [  # GSM8K's own style: the last number is the answer (gsm8k-0000 … 0005)
+    ("She sells 16 - 3 - 4 = 9 eggs a day, so she makes 9 * $2 = $18 every day.", "18", True),
+    ("She sells 16 - 3 - 4 = 9 eggs a day.", "18", False),
+    ("It takes 2 / 2 = 1 bolt of white fiber, so 2 + 1 = 3 bolts in total.", "3", True),
+    ("It takes 2 bolts of blue fiber.", "3", False),
+    ("The house is worth $80,000 * 2.5 = $200,000, so he made $200,000 - $130,000 = $70,000.", "70000", True),
+    ("He spent $80,000 + $50,000 = $130,000.", "70000", False),
+    ("He runs 3 * 3 = 9 sprints of 60 meters, so 9 * 60 = 540 meters a week.", "540", True),
+    ("She gives 15 + 25 = 40 cups, so the final meal needs 60 - 40 = 20 cups.", "20", True),
+    ("So the final meal needs 20 cups of feed.", "20", True),
+    ("The total is 8 * 5 + 8 * 3 = 64 dollars.", "64", True),
+    ("The total is 16 * 5 = 80 dollars.", "64", False),
+]
+
+NUMERIC_CASES = [  # relative tolerance, exact in value; radicals of decimals; no decimal-place rounding
+    (r"\boxed{0.0000668}", ".0000672", False),  # math500 number_theory/598
+    (r"\boxed{0.0000676}", ".0000672", False),
+    (r"\boxed{0.0000672}", ".0000672", True),
+    (r"\boxed{6.72 \cdot 10^{-5}}", ".0000672", True),
+    (r"\boxed{\frac{21}{312500}}", ".0000672", True),
+    (r"\boxed{5\sqrt{2.12}}", r"\sqrt{53}", True),  # math500 prealgebra/1834
+    (r"\boxed{5\sqrt{2.13}}", r"\sqrt{53}", False),
+    (r"\boxed{7.28}", r"\sqrt{53}", False),
+    (r"\boxed{\sqrt{2.12 \cdot 25}}", r"\sqrt{53}", True),
+    (r"\boxed{\frac{3}{20}}", "0.15", True),  # math500 prealgebra/572
+    (r"\boxed{0.150}", "0.15", True),
+    (r"\boxed{0.1500001}", "0.15", False),
+    (r"\boxed{326.50}", "326.5", True),  # math500 prealgebra/1784
+    (r"\boxed{326.4}", "326.5", False),
+]
+
+REPEATING_DECIMAL_CASES = [  # \overline / \bar notation against fraction golds
+    (r"\boxed{0.\overline{3}}", r"\frac{1}{3}", True),  # math500 counting_and_probability/430
+    (r"\boxed{0.333}", r"\frac{1}{3}", False),
+    (r"\boxed{4.\overline{6}}", r"\frac{14}{3}", True),  # math500 algebra/2584
+    (r"\boxed{4.\overline{3}}", r"\frac{14}{3}", False),
+    (r"\boxed{0.\overline{4}}", r"\frac{4}{9}", True),  # math500 prealgebra/1356
+    (r"\boxed{0.\overline{90}}", r"\frac{10}{11}", True),  # math500 intermediate_algebra/1123
+    (r"\boxed{0.\overline{9}}", r"\frac{10}{11}", False),
+    (r"\boxed{2.1\overline{6}}", r"\frac{13}{6}", True),  # math500 algebra/509
+    (r"\boxed{2.\overline{16}}", r"\frac{13}{6}", False),
+    (r"\boxed{0.\bar{6}}", r"\frac{2}{3}", True),  # math500 algebra/291
+    (r"\boxed{0.666}", r"\frac{2}{3}", False),
+]
+
+INEQUALITY_CASES = [  # an inequality answer for an interval gold, and the reverse
+    (r"\boxed{x > 2}", r"(2,\infty)", True),  # math500 intermediate_algebra/183
+    (r"\boxed{x \ge 2}", r"(2,\infty)", False),
+    (r"\boxed{x > 3}", r"(2,\infty)", False),
+    (r"\boxed{5 < x}", r"(5,\infty)", True),  # math500 intermediate_algebra/1714
+    (r"\boxed{x \geq 5}", r"(5,\infty)", False),
+    (r"\boxed{y \le 0}", r"(-\infty, 0]", True),  # math500 precalculus/695
+    (r"\boxed{y < 0}", r"(-\infty, 0]", False),
+    (r"\boxed{x < 2 \text{ or } x > 3}", r"(-\infty, 2) \cup (3, \infty)", True),  # math500 algebra/2043
+    (r"\boxed{2 < x < 3}", r"(-\infty, 2) \cup (3, \infty)", False),
+    (r"\boxed{x \le 2 \text{ or } x \ge 3}", r"(-\infty, 2) \cup (3, \infty)", False),
+    (r"\boxed{(2, \infty)}", "x > 2", True),
+]
+
+# The options of real MMLU rows (their ids in the comments).
+RELIGIONS = ["Buddhism", "Daoism", "Confucianism", "Shamanism"]  # mmlu world_religions-test-013
+PHOSPHORS = ["Zinc silicate.", "Calcium silicate.", "Zinc sulphide.", "Magnesium silicate."]  # mmlu electrical_engineering-test-011
+TIMINGS = ["20 and 10 seconds", "30 and 15 seconds", "50 and 25 seconds", "70 and 55 seconds"]  # mmlu college_computer_science-test-037
+VERDICTS = ["Wrong, Wrong", "Wrong, Not wrong", "Not wrong, Wrong", "Not wrong, Not wrong"]  # mmlu moral_scenarios-test-812
+
+MMLU_OPTION_TEXT_CASES = [  # the option's text boxed or stated instead of its letter (real rows)
+    (r"\boxed{Daoism}", "B", RELIGIONS, True),  # world_religions-test-013
+    (r"\boxed{\text{Daoism}}", "B", RELIGIONS, True),
+    (r"\boxed{\text{Buddhism}}", "B", RELIGIONS, False),
+    ("The answer is Daoism.", "B", RELIGIONS, True),
+    (r"\boxed{B}", "B", RELIGIONS, True),
+    (r"\boxed{\text{Magnesium silicate}}", "D", PHOSPHORS, True),  # electrical_engineering-test-011
+    (r"\boxed{\text{Zinc silicate.}}", "D", PHOSPHORS, False),
+    (r"\boxed{70 \text{ and } 55 \text{ seconds}}", "D", TIMINGS, True),  # college_computer_science-test-037
+    (r"\boxed{20 \text{ and } 10 \text{ seconds}}", "D", TIMINGS, False),
+    (r"\boxed{\text{Not wrong, Not wrong}}", "D", VERDICTS, True),  # moral_scenarios-test-812
+    (r"\boxed{\text{Wrong, Not wrong}}", "D", VERDICTS, False),
+    (r"\boxed{\text{mediator variable}}", "B", ["moderator variable.", "mediator variable.", "latent variable.", "suppressor variable."], True),  # professional_psychology-test-076
+    (r"\boxed{\text{Surveying}}", "C", ["surveying the cheerleaders for the home team", "surveying people wearing hats for the visiting team", "surveying a group of people standing in line for tickets", "surveying people who do not live in the home team’s city"], False),  # elementary_mathematics-test-136: matches no single option
+]
+
+
 MMLU_CASES = [  # option letters
     (r"\boxed{B}", "B", True),
     (r"\boxed{\text{B}}", "B", True),
@@ -258,6 +358,26 @@ MMLU_CASES = [  # option letters
 )
 def test_math_fidelity(response, gold, expected):
     verdict = grade_math(response, gold)
+    assert verdict.correct is expected, verdict
+
+
+ISSUE_13_CASES = [(*case, "fallback") for case in UNBOXED_MATH_CASES + GSM8K_UNBOXED_CASES] + [
+    (*case, "box") for case in NUMERIC_CASES + REPEATING_DECIMAL_CASES + INEQUALITY_CASES
+]
+
+
+@pytest.mark.parametrize("response,gold,expected,source", ISSUE_13_CASES, ids=lambda value: repr(value)[:40])
+def test_issue_13_categories(response, gold, expected, source):
+    verdict = grade_math(response, gold)
+    assert verdict.correct is expected, verdict
+    assert verdict.extracted_by == source, verdict
+    if source == "fallback":  # box-only grading finds no answer in the same text
+        assert grade_math(response, gold, extraction="strict").reason == "no_answer"
+
+
+@pytest.mark.parametrize("response,gold,choices,expected", MMLU_OPTION_TEXT_CASES, ids=lambda value: repr(value)[:40])
+def test_mmlu_option_text_counts_as_its_letter(response, gold, choices, expected):
+    verdict = grade_choice(response, gold, choices=choices)
     assert verdict.correct is expected, verdict
 
 

@@ -1,5 +1,7 @@
 """Property-based fuzzing of the grader: over 10,000 generated strings it never raises and
-never exceeds its per-sample time limit; nothing in a response is executed."""
+never exceeds its per-sample time limit; nothing in a response is executed. The grader runs
+as in a real task: with the fallback extraction on (unboxed text goes through math-verify's
+extraction) and, for multiple choice, with options to match the answer's text against."""
 
 import os
 import time
@@ -18,12 +20,16 @@ LATEX_ATOMS = ["\\frac{", "\\dfrac{", "\\sqrt{", "}", "{", "^", "_", "\\pi", "\\
                "\\\\", "$", " ", "\\cdot", "\\le", "\\cup", "\\{", "\\}", "e", "i", "!", ".", "\\begin{pmatrix}", "&"]
 
 
+OPTIONS = ["1", "x+1", "\\frac{1}{2}", "none of these"]
+
+
 def check(response: str, gold: str) -> None:
     began = time.perf_counter()
-    verdict = grade_math(response, gold)
+    verdict = grade_math(response, gold, extraction="fallback")
     assert isinstance(verdict, Verdict) and isinstance(verdict.correct, bool)
+    assert verdict.extracted_by in {"box", "fallback", None}
     assert time.perf_counter() - began < GRADE_TIME_LIMIT_S
-    choice = grade_choice(response, "C")
+    choice = grade_choice(response, "C", extraction="fallback", choices=OPTIONS)
     assert isinstance(choice.correct, bool)
 
 
@@ -62,6 +68,9 @@ def test_megabyte_outputs_and_empty():
     check("\\boxed{" + "\\frac{" * 60 + "7" + "}{3}" * 60 + "}", "7")  # deep nesting: a timeout, graded wrong
     check(f"\\boxed{{{10**400}}}", str(10**400))
     assert grade_math("x " * 500_000 + "\\boxed{5}", "5").correct
+    check("Wait, " * 200_000 + "so the answer is 5", "5")  # megabyte without a box: the fallback reads only the end
+    check("1 + " * 300_000 + "1", "300001")
+    assert grade_math("x " * 500_000 + "The answer is 5.", "5").correct
 
 
 def test_model_text_is_never_executed(tmp_path):

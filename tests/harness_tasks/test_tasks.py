@@ -54,3 +54,29 @@ def test_known_rows_render_with_their_gold(tasks):
     assert by_id["gsm8k-0000"]["answer"] == "18"
     math = {d["id"]: d for d in tasks[0]["cot_math500"].test_docs()}
     assert math["test/precalculus/807.json"]["answer"] == r"\left( 3, \frac{\pi}{2} \right)"
+
+
+def test_every_task_reports_acc_and_acc_closed(tasks):
+    for name in EXPECTED_ROWS:
+        metrics = set(tasks[0][name].aggregation())
+        assert {"acc", "acc_closed", "pass@2", "total_tokens"} <= metrics, name
+        assert "cotbench" not in metrics, name  # the record travels in the logged doc, not as a metric
+
+
+def test_mmlu_shares_the_math_settings_and_overrides_prompt_and_grader(tasks):
+    mmlu, math = tasks[0]["cot_mmlu"].config, tasks[0]["cot_math500"].config
+    assert mmlu.generation_kwargs == math.generation_kwargs and mmlu.metric_list == math.metric_list
+    assert mmlu.process_results.__name__ == "process_results_mmlu" and math.process_results.__name__ == "process_results_math"
+
+
+def test_the_extraction_task_option_reaches_every_row():
+    """`--metadata '{"extraction": "strict"}'` (lm-eval's task options) grades box-only."""
+    manager = TaskManager(include_path=TASKS_DIR, include_defaults=False, metadata={"extraction": "strict"})
+    task = manager.load(["cot_aime24"])["tasks"]["cot_aime24"]
+    docs = list(task.test_docs())
+    assert {doc["extraction"] for doc in docs} == {"strict"}
+    stated = "</think>Therefore, the answer is " + docs[0]["answer"] + "."
+    assert task.process_results(docs[0], [[stated]])["acc"] == 0.0
+    default = TaskManager(include_path=TASKS_DIR, include_defaults=False).load(["cot_aime24"])["tasks"]["cot_aime24"]
+    doc = next(iter(default.test_docs()))
+    assert doc["extraction"] == "fallback" and default.process_results(doc, [[stated]])["acc"] == 1.0

@@ -3,7 +3,8 @@
 import pytest
 
 from cotbench.cot_methods.record import GenerationRecord, GenerationText
-from cotbench.harness_tasks.utils import process_results_math, process_results_mmlu
+from cotbench.errors import CotbenchError
+from cotbench.harness_tasks.utils import load_benchmark, process_results_math, process_results_mmlu
 from cotbench.reports.statistics import pass_at_k
 
 
@@ -25,13 +26,14 @@ def test_repeats_give_avg_and_pass_at_k_and_token_means():
     gens = [_gen("t</think>\\boxed{6}", 10, 5), _gen("t</think>\\boxed{7}", 30, 5, True),
             _gen("t</think>\\boxed{6}", 20, 5), _gen("nothing", 40, 0, True)]
     out = process_results_math(doc, [gens])
+    assert "cotbench" not in out  # only real metrics; the record is in the logged doc
     assert out["acc"] == 0.5
     assert out["pass@2"] == pytest.approx(1 - 1 / 6) and out["pass@4"] == 1.0
     assert out["thinking_tokens"] == 25 and out["total_tokens"] == 28.75 and out["truncated"] == 0.5
-    records = out["cotbench"]["generations"]
+    records = doc["cotbench"]["generations"]
     assert [r["reason"] for r in records] == ["correct", "mismatch", "correct", "no_answer"]
     assert records[1]["extracted_answer"] == "7" and records[1]["truncated"] is True
-    assert out["cotbench"]["id"] == "x"
+    assert doc["cotbench"]["id"] == "x"
 
 
 def test_plain_strings_are_graded_without_token_metrics():
@@ -44,6 +46,43 @@ def test_the_record_round_trips_through_its_json():
     doc = {"id": "x", "problem": "p", "answer": "6"}
     gen = _gen("t</think>\\boxed{6}", 10, 5)
     gen.cotbench.method_fields["skip_ratio"] = 0.5
-    [logged] = process_results_math(doc, [[gen]])["cotbench"]["generations"]
+    process_results_math(doc, [[gen]])
+    [logged] = doc["cotbench"]["generations"]
     assert logged["skip_ratio"] == 0.5 and logged["correct"] is True and logged["thinking_tokens"] == 10
     assert GenerationRecord.from_json(logged).to_json() == logged
+
+
+def test_acc_closed_counts_unclosed_thinking_wrong():
+    """A truncated trace that happens to hold the right box is correct for acc, wrong for acc_closed."""
+    doc = {"id": "x", "problem": "p", "answer": "6"}
+    gens = [_gen("t</think>\\boxed{6}", 10, 5), _gen("t \\boxed{6} and still thinking", 40, 0, True)]
+    out = process_results_math(doc, [gens])
+    assert out["acc"] == 1.0 and out["acc_closed"] == 0.5
+    records = doc["cotbench"]["generations"]
+    assert [r["thinking_closed"] for r in records] == [True, False]
+    assert [r["extracted_by"] for r in records] == ["box", "box"]
+
+
+def test_the_rows_extraction_option_reaches_the_grader():
+    stated = "</think>Therefore, there are 240 possible outfits."
+    fallback_doc, strict_doc = ({"id": "x", "answer": "240", "extraction": mode} for mode in ("fallback", "strict"))
+    assert process_results_math(fallback_doc, [[stated]])["acc"] == 1.0
+    assert process_results_math(strict_doc, [[stated]])["acc"] == 0.0
+    assert fallback_doc["cotbench"]["generations"][0]["extracted_by"] == "fallback"
+    assert strict_doc["cotbench"]["generations"][0]["reason"] == "no_answer"
+
+
+def test_mmlu_option_text_in_the_box_counts_as_its_letter():
+    doc = {"id": "m", "answer": "C", "choices": ["Lyon", "Nice", "Paris", "Lille"]}
+    assert process_results_mmlu(doc, [["</think>\\boxed{\\text{Paris}}"]])["acc"] == 1.0
+    assert process_results_mmlu(doc, [["</think>\\boxed{\\text{Nice}}"]])["acc"] == 0.0
+
+
+def test_one_loader_for_every_benchmark_carries_the_extraction_option(monkeypatch):
+    monkeypatch.setenv("COTBENCH_DATA_DIR", "/work/shared/data")
+    rows = load_benchmark("aime24", extraction="strict", version=1.0)["test"]
+    assert len(rows) == 30 and set(rows["extraction"]) == {"strict"}
+    arith = load_benchmark("arith", level="easy")["test"]
+    assert set(arith["extraction"]) == {"fallback"} and arith[0]["level"] == "easy"
+    with pytest.raises(CotbenchError, match=r"extraction='box': expected one of fallback, strict"):
+        load_benchmark("aime24", extraction="box")

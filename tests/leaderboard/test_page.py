@@ -43,6 +43,19 @@ def test_markdown_and_files(board):
     assert {r["setting"] for r in rows if r["method"] == "vanilla"} == {""}
 
 
+def test_leaderboard_json_carries_the_documented_row_keys(board):
+    from cotbench.leaderboard import page
+
+    rows = json.loads((board / "leaderboard.json").read_text())
+    assert all(key in page.__doc__ for key in rows[0])  # the schema in page.py's docstring names every key
+    assert all(list(row) == list(rows[0]) for row in rows)  # one shape for every row
+    entrocut = [r for r in rows if r["method"] == "entrocut"]
+    assert all(r["baseline_run"].endswith("vanilla/smollm2-135m") and r["baseline_candidates"] == 1 and r["mismatch"] is None for r in entrocut)
+    assert all("thinking_token_reduction" in r and "acc_closed" in r and "epr_relative" in r and "ce" in r for r in rows)
+    md = (board / "LEADERBOARD.md").read_text()
+    assert "Baseline rule: made alike, then most samples, then newest, then path." in md and "EPR (cotbench)" in md
+
+
 def test_html_escapes_model_text(board):
     html = (board / "index.html").read_text()
     assert HOSTILE not in html and "&lt;img src=x" in html

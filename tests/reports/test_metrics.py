@@ -10,13 +10,13 @@ from cotbench.reports.metrics import (
     versus_baseline,
 )
 from cotbench.reports.runs import Sample
-from cotbench.reports.statistics import mcnemar_exact, mcnemar_one_sided_worse, paired_bootstrap
 
 
-def gen(correct, total, thinking=None, truncated=False, wall=None, rows=None):
+def gen(correct, total, thinking=None, truncated=False, wall=None, rows=None, answer=None, closed=None, probes=()):
     thinking = total if thinking is None else thinking
     return GenerationRecord(correct=correct, thinking_tokens=thinking, answer_tokens=total - thinking, probe_tokens=0, total_tokens=total,
-                            truncated=truncated, reason="correct" if correct else "mismatch", batch_wall_s=wall, batch_rows=rows)
+                            truncated=truncated, reason="correct" if correct else "mismatch", batch_wall_s=wall, batch_rows=rows,
+                            extracted_answer=answer, thinking_closed=closed, probes=list(probes))
 
 
 def sample(sid, *gens):
@@ -76,20 +76,71 @@ def test_versus_baseline_pairs_by_id_and_computes_reduction_epr():
     assert v["accuracy_delta_pp"] == pytest.approx(-100 / 3)
     assert v["epr"] == pytest.approx(50 / (100 / 3)) and v["epr_label"] == "ratio"
     assert v["ce"] == pytest.approx(0.5 * (1 / 3) / (2 / 3))
+    assert v["paired_test"] == "exact McNemar" and v["p_value"] == 1.0  # one pair lost, none gained
     low, high = v["token_reduction_ci"]
-    assert low <= 0.5 <= high
+    assert low == high == pytest.approx(0.5)  # every pair halves its tokens: no uncertainty to report
 
 
-def test_mcnemar_exact_values():
-    # 6 lost, 0 gained: two-sided p = 2 * 0.5**6
-    assert mcnemar_exact([True] * 6 + [False] * 4, [False] * 6 + [False] * 4) == pytest.approx(2 / 64)
-    assert mcnemar_exact([True, False], [True, False]) == 1.0
-    assert mcnemar_one_sided_worse([True] * 6, [False] * 6) == pytest.approx(1 / 64)
-    assert mcnemar_one_sided_worse([False] * 6, [True] * 6) == 1.0
+def test_repeats_give_maj_at_k_beside_avg_and_pass():
+    samples = [
+        # majority "7" (2 of 3) is correct although only 2/3 of the generations are
+        sample("a", gen(True, 10, answer="7"), gen(False, 10, answer="8"), gen(True, 10, answer="7")),
+        # majority "5" is wrong; one generation is right: pass@3 counts it, maj@3 does not
+        sample("b", gen(False, 10, answer="5"), gen(True, 10, answer="6"), gen(False, 10, answer=" 5 ")),
+    ]
+    s = summarize(samples)
+    assert s["avg@3"] == s["accuracy"] == pytest.approx(0.5)
+    assert s["pass@3"] == 1.0 and s["maj@3"] == 0.5
 
 
-def test_paired_bootstrap_is_reproducible_and_brackets_the_mean():
-    values = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0]
-    ci = paired_bootstrap(lambda idx: sum(values[i] for i in idx) / len(idx), len(values), 1000, seed=3)
-    assert ci == paired_bootstrap(lambda idx: sum(values[i] for i in idx) / len(idx), len(values), 1000, seed=3)
-    assert ci[0] <= sum(values) / len(values) <= ci[1]
+def test_acc_closed_counts_unclosed_thinking_as_wrong():
+    samples = [sample("a", gen(True, 10, closed=True)), sample("b", gen(True, 10, closed=False)), sample("c", gen(False, 10, closed=True))]
+    s = summarize(samples)
+    assert s["accuracy"] == pytest.approx(2 / 3) and s["acc_closed"] == pytest.approx(1 / 3)
+    assert "acc_closed" not in summarize([sample("a", gen(True, 10))])  # older records do not say: no made-up figure
+
+
+def test_probe_entropy_auroc_in_the_summary():
+    probes = [{"entropy": 0.1, "answer_correct": True}, {"entropy": 0.2, "answer_correct": True}, {"entropy": 0.9, "answer_correct": False},
+              {"entropy": 0.15, "answer_correct": False}, {"score": 0.3}]  # the last one is ungraded: ignored
+    s = summarize([sample("a", gen(True, 10, probes=probes))])
+    # wrong answers' entropies (0.9, 0.15) against right ones (0.1, 0.2): 3 of 4 pairs ordered
+    assert s["probe_entropy_auroc"] == pytest.approx(0.75) and s["graded_probes"] == 4
+    assert "probe_entropy_auroc" not in summarize([sample("a", gen(True, 10))])
+
+
+def test_versus_baseline_with_repeats_uses_the_repeats():
+    # Baseline solves each problem 4/4, the method 3/4: rounding avg@4 at 0.5 would call them
+    # identical (McNemar p = 1); the per-problem paired test sees 12 problems all worse.
+    base = [sample(str(i), *[gen(True, 100)] * 4) for i in range(12)]
+    new = [sample(str(i), *[gen(True, 50)] * 3, gen(False, 50)) for i in range(12)]
+    v = versus_baseline(new, base)
+    assert v["paired_test"].startswith("paired permutation")
+    assert v["p_value"] == pytest.approx(2 / 2**12)  # exact: only the all-worse and all-better sign patterns are as extreme
+    single = versus_baseline([sample(str(i), gen(i % 2 == 0, 50)) for i in range(12)], [sample(str(i), gen(True, 100)) for i in range(12)])
+    assert single["paired_test"] == "exact McNemar" and single["p_value"] == pytest.approx(2 / 2**6)
+
+
+def test_thinking_and_generated_token_reductions_beside_total():
+    # A post-hoc pruner: keeps 40 of 100 thinking tokens but generated all 100 (+10 answer tokens).
+    def pruned(correct):
+        record = gen(correct, 50, thinking=40)
+        record.method_fields["generated_tokens"] = 110
+        return record
+    base = [sample(str(i), gen(True, 110, thinking=100)) for i in range(4)]
+    new = [sample(str(i), pruned(True)) for i in range(4)]
+    v = versus_baseline(new, base)
+    assert v["token_reduction"] == pytest.approx(1 - 50 / 110)
+    assert v["thinking_token_reduction"] == pytest.approx(0.6)
+    assert v["generated_token_reduction"] == pytest.approx(0.0)  # no compute saved
+    assert summarize(new)["mean_generated_tokens"] == 110
+    assert "generated_token_reduction" not in versus_baseline(base, base)  # only where records carry it
+
+
+def test_epr_absolute_and_relative_accuracy_loss():
+    base = [sample(str(i), gen(i < 5, 100)) for i in range(10)]  # 50 %
+    new = [sample(str(i), gen(i < 4, 60)) for i in range(10)]  # 40 %, 40 % fewer tokens
+    v = versus_baseline(new, base)
+    assert v["accuracy_delta_pp"] == pytest.approx(-10.0) and v["relative_accuracy_delta_pct"] == pytest.approx(-20.0)
+    assert v["epr"] == pytest.approx(40 / 10) and v["epr_relative"] == pytest.approx(40 / 20)
+    assert v["epr_relative_label"] == "ratio"

@@ -37,7 +37,7 @@ def test_report_numbers_match_the_samples(real_runs, tmp_path):
     out = tmp_path / "r"
     assert cotbench("report", str(real_runs / "vanilla"), "-o", str(out)).returncode == 0
     samples = [json.loads(line) for f in (real_runs / "vanilla").rglob("samples_cot_mmlu_*.jsonl") for line in f.open()]
-    totals = [s["cotbench"]["generations"][0]["total_tokens"] for s in samples]
+    totals = [s["doc"]["cotbench"]["generations"][0]["total_tokens"] for s in samples]
     summary = json.loads((out / "report.json").read_text())["summary"]["cot_mmlu"]
     assert summary["mean_total_tokens"] == pytest.approx(sum(totals) / len(totals))
 
@@ -46,7 +46,7 @@ def _rewrite_samples(run_dir, change):
     for path in run_dir.rglob("samples_*.jsonl"):
         lines = [json.loads(line) for line in path.open()]
         for sample in lines:
-            for generation in sample["cotbench"]["generations"]:
+            for generation in sample["doc"]["cotbench"]["generations"]:
                 change(generation)
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
 
@@ -141,3 +141,44 @@ def test_report_html_escapes_hostile_model_and_adapter_names(real_runs, tmp_path
     assert proc.returncode == 0, proc.stderr
     page = (out / "report.html").read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def _with_generation_kwargs(src, dst, **changes):
+    results = _copy(src, dst)
+    data = json.loads(results.read_text())
+    for config in data["configs"].values():
+        config["generation_kwargs"].update(changes)
+    results.write_text(json.dumps(data))
+    return dst
+
+
+def test_a_baseline_made_differently_is_refused_unless_allowed(real_runs, tmp_path):
+    topk = _with_generation_kwargs(real_runs / "vanilla", tmp_path / "topk", top_k=20)
+    named = "top_k 20 (baseline) vs unset (run)"
+    for args in (["report", str(real_runs / "entrocut"), "--baseline", str(topk), "-o", str(tmp_path / "o")],
+                 ["compare", str(topk), str(real_runs / "entrocut")],
+                 ["leaderboard", str(real_runs / "entrocut"), str(topk), "-o", str(tmp_path / "o")]):
+        proc = cotbench(*args)
+        assert proc.returncode == 2, (args, proc.stdout)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and named in lines[0] and "--allow-mismatch" in lines[0]
+        assert not (tmp_path / "o").exists()
+
+    proc = cotbench("report", str(real_runs / "entrocut"), "--baseline", str(topk), "--allow-mismatch", "-o", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"Warning: compared with a baseline made differently (--allow-mismatch): {named}" in (tmp_path / "r" / "report.html").read_text()
+    assert "⚠ setting mismatch" in (tmp_path / "r" / "report.md").read_text()
+    proc = cotbench("compare", str(topk), str(real_runs / "entrocut"), "--allow-mismatch")
+    assert proc.returncode == 0 and "⚠ setting mismatch" in proc.stdout and named in proc.stdout
+
+
+def test_report_names_what_it_computes(real_runs, tmp_path):
+    out = tmp_path / "report"
+    assert cotbench("report", str(real_runs / "entrocut"), "--baseline", str(real_runs / "vanilla"), "-o", str(out)).returncode == 0
+    md = (out / "report.md").read_text()
+    for column in ("acc_closed %", "token reduction % [95% CI]", "thinking-token reduction % [95% CI]", "EPR (cotbench)", "EPR rel (cotbench)", "Ce (cotbench)", "paired test p"):
+        assert column in md, column
+    assert "cotbench's formula" in md and "exact McNemar" in md
+    gsm = json.loads((out / "report.json").read_text())["summary"]["cot_gsm8k"]
+    records = [g for f in (real_runs / "entrocut").rglob("samples_cot_gsm8k_*.jsonl") for line in f.open() for g in json.loads(line)["doc"]["cotbench"]["generations"]]
+    assert gsm["acc_closed"] == pytest.approx(sum(bool(g["correct"] and g["thinking_closed"]) for g in records) / len(records))

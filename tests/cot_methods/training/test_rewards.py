@@ -1,5 +1,7 @@
 """Reward values on hand-made completions (TRL's reward-function signature)."""
 
+import pickle
+
 import pytest
 
 from cotbench.cot_methods.training.rewards import EntraReward, make_step_entropy_reward
@@ -41,3 +43,27 @@ def test_entra_reward_is_correctness_plus_weighted_redundancy(tiny_llama):
     weighted = EntraReward(model, tok, weight=-1.0)(prompts=["q", "q"], completions=texts, completion_ids=ids, answer=["3", "3"])
     assert 0.0 <= 1.0 - weighted[0] <= 1.0 and -1.0 <= weighted[1] <= 0.0
     assert (1.0 - weighted[0]) < (0.0 - weighted[1])  # the repetitive answer has the lower redundancy entropy
+
+
+def test_step_entropy_reward_pickles_and_keeps_its_values():
+    reward = make_step_entropy_reward("paper")
+    restored = pickle.loads(pickle.dumps(reward))
+    completions = ["[SKIP]\n\n" * 101 + "</think>\\boxed{5}", "a\n\n[SKIP]</think>\\boxed{5}"]
+    kwargs = dict(completions=completions, completion_ids=[[0] * 10] * 2, answer=["5", "5"])
+    assert restored(**kwargs) == reward(**kwargs) == [1.5, 2.5]
+    assert restored.__name__ == "step_entropy_reward_paper"
+
+
+def test_entra_default_reward_prefers_short_diverse_over_long_repetitive(tiny_llama):
+    """ENTRA's reward is the normalised entropy of the low-importance tokens; low entropy is
+    redundancy, so with the default weight a long repetitive (but correct) completion must
+    score below a short diverse (and equally correct) one."""
+    model, tok = tiny_llama
+    repetitive = "so " * 60 + "the answer is 3</think>\\boxed{3}"
+    diverse = "add one and two to get three</think>\\boxed{3}"
+    texts = [repetitive, diverse]
+    ids = [tok.encode(t, add_special_tokens=False) for t in texts]
+    assert len(ids[0]) > 3 * len(ids[1])
+    scores = EntraReward(model, tok)(prompts=["1+2?", "1+2?"], completions=texts, completion_ids=ids, answer=["3", "3"])
+    assert all(score >= 1.0 for score in scores)  # both correct, redundancy adds a non-negative bonus
+    assert scores[0] < scores[1]

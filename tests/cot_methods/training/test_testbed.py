@@ -1,6 +1,7 @@
 """The cot_arith testbed model, end to end through the real CLI: it solves the easy level when
 it reasons fully, its traces contain the trigger word, EntroCut cuts on it and saves thinking
-tokens, and step entropy finds its redundant verification loops low-entropy."""
+tokens, and step entropy finds its redundant verification loops low-entropy. Also: the cache
+key covers the code that shapes the model (issue 12)."""
 
 import json
 import subprocess
@@ -34,7 +35,7 @@ def runs(arith_testbed, tmp_path_factory):
 
 
 def generations(samples):
-    return [g for s in samples for g in s["cotbench"]["generations"]]
+    return [g for s in samples for g in s["doc"]["cotbench"]["generations"]]
 
 
 def test_full_reasoning_solves_the_easy_level(runs):
@@ -71,3 +72,57 @@ def test_step_entropy_finds_verification_loops_low_entropy(runs, arith_testbed):
             (loop_scores if step.text(decoded).startswith("Wait, let me") else other_scores).append(score)
     assert loop_scores and other_scores
     assert mean(loop_scores) < mean(other_scores)
+
+
+def test_cache_key_covers_every_source_that_shapes_the_model():
+    """Issue 12: the key names each module that shapes the model, so none can change unseen."""
+    from cotbench.cot_methods.training import testbed
+
+    hashed = {entry.split(":")[0] for entry in testbed.MODEL_SOURCES}
+    assert {"cotbench.cot_methods.training.testbed", "cotbench.cot_methods.training.arith_traces",
+            "cotbench.harness_tasks.arith", "cotbench.harness_tasks.utils"} <= hashed
+    assert "CHAT_TEMPLATE = (" in testbed._source_text("cotbench.cot_methods.training.testbed")
+    assert testbed._source_text("cotbench.harness_tasks.utils:doc_to_text_math").startswith("def doc_to_text_math")
+    assert testbed.testbed_key() == testbed.testbed_key()
+    assert testbed.testbed_key(testbed.TestbedConfig(seed=1)) != testbed.testbed_key()
+
+
+def test_a_source_change_changes_the_key_and_an_unrelated_file_does_not(tmp_path, monkeypatch):
+    """Real files on disk: editing a hashed module rebuilds, editing its neighbour does not."""
+    import importlib
+    import sys
+
+    from cotbench.cot_methods.training import testbed
+
+    package = tmp_path / "tbkeypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "traces.py").write_text("LOOPS = 3\n")
+    (package / "prompts.py").write_text("def prompt(x):\n    return x\n\n\ndef unrelated():\n    return 1\n")
+    (package / "unrelated.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(testbed, "MODEL_SOURCES", ("tbkeypkg.traces", "tbkeypkg.prompts:prompt"))
+    importlib.invalidate_caches()
+    before = testbed.testbed_key()
+
+    (package / "unrelated.py").write_text("X = 2\n")
+    assert testbed.testbed_key() == before
+    (package / "prompts.py").write_text("def prompt(x):\n    return x\n\n\ndef unrelated():\n    return 2\n")
+    sys.modules.pop("tbkeypkg.prompts")
+    assert testbed.testbed_key() == before  # only the hashed function counts, not its module
+    (package / "traces.py").write_text("LOOPS = 4\n")
+    assert testbed.testbed_key() != before
+    (package / "traces.py").write_text("LOOPS = 3\n")
+    assert testbed.testbed_key() == before
+    (package / "prompts.py").write_text("def prompt(x):\n    return x + 1\n\n\ndef unrelated():\n    return 2\n")
+    sys.modules.pop("tbkeypkg.prompts")
+    assert testbed.testbed_key() != before
+
+
+def test_the_default_folder_is_named_by_the_code_aware_key(monkeypatch):
+    from cotbench.cot_methods.training import testbed
+
+    before = testbed.default_testbed_dir()
+    real = testbed._source_text
+    monkeypatch.setattr(testbed, "_source_text", lambda entry: real(entry) + ("#" if entry.endswith("arith_traces") else ""))
+    assert testbed.default_testbed_dir() != before
