@@ -279,6 +279,34 @@ def grade_math(
         return Verdict(False, extracted, REASON_ERROR, extracted_by)
 
 
+def probe_answer(probe_text: str) -> str | None:
+    """The answer a probe gave: its text up to the first unmatched "}".
+
+    Answer probes end inside a box ("…**Final Answer**\\n\\boxed{" for EntroCut and Dynasor;
+    DEER's "…\\boxed" leaves the "{" to the model), so what the model wrote before closing the
+    box is its answer at that point of the thinking (Dynasor's `obtain_answer` reads it the same
+    way). None when the probe never closed the box (a truncated answer is not an answer)."""
+    text = probe_text[1:] if probe_text.startswith("{") else probe_text
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                return text[:i].strip() or None
+            depth -= 1
+    return None
+
+
+def grade_probe(probe_text: str, gold: str) -> tuple[str | None, bool]:
+    """(answer, correct) of one answer probe against the gold, with the same grader as the
+    sample's own answer, so "the probe answer was right" means what "the sample was right" means."""
+    answer = probe_answer(probe_text or "")
+    if answer is None:
+        return None, False
+    return answer, grade_math("\\boxed{" + answer + "}", gold, think_end=None).correct
+
+
 _LETTER_ONLY = re.compile(r"^\(?\s*([A-Da-d])\s*\)?\.?$")
 _LETTER_IN_BOX = re.compile(r"^\(?\s*(?:\\text\{\s*)?\(?([A-Da-d])\)?\s*\}?\s*\)?(?:[.:)]|\s|$)")
 _LETTER_PHRASES = [

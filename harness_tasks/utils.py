@@ -17,6 +17,7 @@ from cotbench.harness_tasks.grading import (
     check_extraction_mode,
     grade_choice,
     grade_math,
+    grade_probe,
     split_reasoning,
 )
 from cotbench.reports.statistics import pass_at_k
@@ -74,6 +75,8 @@ def _results(doc: dict, results: list, grade) -> dict:
         verdict = grade(str(response), doc, think_end, extraction)
         _thinking, _answer, closed = split_reasoning(str(response), think_end)
         records.append(record.graded(verdict.extracted, verdict.correct, verdict.reason, closed, verdict.extracted_by))
+        if grade is _grade_math:
+            _grade_probe_answers(records[-1], doc["answer"])
     n = len(records)
     correct = sum(r.correct for r in records)
     # acc_closed (issue 13 item 3, lm-eval issue #3382): a generation whose thinking never
@@ -91,6 +94,21 @@ def _results(doc: dict, results: list, grade) -> dict:
     # becomes a metric row of its results table, so only real metrics are returned.
     doc[RECORD_KEY] = {"id": doc.get("id"), "generations": [r.to_json() for r in records]}
     return out
+
+
+def _grade_probe_answers(record: GenerationRecord, gold: str) -> None:
+    """Grade what each answer probe said, so a report can ask whether the probe's entropy
+    predicted its correctness (AUROC, reports/metrics.py). `entropy` is the mean full-vocabulary
+    entropy over the probe's decoded tokens (EntroCut's default score; recorded for every method
+    that probes). Probes that are not answer probes (no "}" closing a box) get no verdict."""
+    for probe in record.probes:
+        text, entropies = probe.get("probe_text"), probe.get("entropies")
+        if not isinstance(text, str) or not entropies:
+            continue
+        answer, correct = grade_probe(text, gold)
+        if answer is None:
+            continue
+        probe.update(answer=answer, answer_correct=correct, entropy=sum(entropies) / len(entropies))
 
 
 def _grade_math(response: str, doc: dict, think_end: str, extraction: str):

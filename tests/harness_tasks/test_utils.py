@@ -86,3 +86,22 @@ def test_one_loader_for_every_benchmark_carries_the_extraction_option(monkeypatc
     assert set(arith["extraction"]) == {"fallback"} and arith[0]["level"] == "easy"
     with pytest.raises(CotbenchError, match=r"extraction='box': expected one of fallback, strict"):
         load_benchmark("aime24", extraction="box")
+
+
+def test_answer_probes_are_graded_with_their_entropy_for_the_auroc():
+    """Each answer probe gets the answer it gave, whether that was right (same grader as the
+    sample), and its mean entropy — what the report's probe-entropy AUROC needs."""
+    probes = [
+        {"probe_text": "21}<|end|>", "entropies": [0.1, 0.3], "decision": "cut"},  # right, confident
+        {"probe_text": "{2}.", "entropies": [1.5, 2.5], "decision": "continue"},  # DEER-style "{", wrong
+        {"probe_text": "\\frac{4", "entropies": [2.0], "decision": "continue"},  # box never closed: no verdict
+    ]
+    record = GenerationRecord(thinking_tokens=9, answer_tokens=3, probe_tokens=6, total_tokens=12, probes=probes,
+                              adapter={"method": "entrocut"})
+    doc = {"id": "p", "problem": "q", "answer": "21"}
+    process_results_math(doc, [[GenerationText("t</think>\\boxed{21}", record)]])
+    logged = doc["cotbench"]["generations"][0]["probes"]
+    assert [p.get("answer") for p in logged] == ["21", "2", None]
+    assert [p.get("answer_correct") for p in logged] == [True, False, None]
+    assert logged[0]["entropy"] == pytest.approx(0.2) and logged[1]["entropy"] == pytest.approx(2.0)
+    assert "entropy" not in logged[2]
