@@ -37,6 +37,7 @@ class _Row(Row):
 
     pending: list[int] = field(default_factory=list)
     pending_kind: str = PROMPT
+    prompt_ids: list[int] = field(default_factory=list)  # with token_ids, the repetition penalty's context
     position: int = 0
     columns: list[int] = field(default_factory=list)  # the cache column of each generated id
     held_token: int | None = None
@@ -52,6 +53,38 @@ class _Row(Row):
     token_probs: list = field(default_factory=list)
     pending_stats: tuple | None = None
     generator: torch.Generator | None = None
+
+
+def sampling_warpers(settings: DecodeSettings):
+    """transformers' warpers for sampling, in vLLM's order (temperature, min-p, then top-k and
+    top-p), so a method samples from the distribution the vLLM and OpenAI backends use."""
+    from transformers import LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    chain = LogitsProcessorList()
+    if settings.temperature not in (0.0, 1.0):
+        chain.append(TemperatureLogitsWarper(settings.temperature))
+    if settings.min_p > 0:
+        chain.append(MinPLogitsWarper(settings.min_p))
+    if settings.top_k > 0:
+        chain.append(TopKLogitsWarper(settings.top_k))
+    if settings.top_p < 1.0:
+        chain.append(TopPLogitsWarper(settings.top_p))
+    return chain
+
+
+def penalize(logits: torch.Tensor, settings: DecodeSettings, context_ids: list[int], generated_ids: list[int]) -> torch.Tensor:
+    """vLLM's penalties, applied before sampling and before greedy argmax alike: the repetition
+    penalty (CTRL, arXiv:1909.05858; transformers' processor) over prompt and output tokens, and
+    the presence penalty (OpenAI's definition) once for each distinct token of the output."""
+    if settings.repetition_penalty != 1.0 and context_ids:
+        from transformers import RepetitionPenaltyLogitsProcessor
+
+        penalty = RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)
+        logits = penalty(torch.tensor([context_ids], device=logits.device), logits[None])[0]
+    if settings.presence_penalty and generated_ids:
+        logits = logits.clone()
+        logits[torch.tensor(sorted(set(generated_ids)), device=logits.device)] -= settings.presence_penalty
+    return logits
 
 
 class ThinkingEngine:
@@ -76,18 +109,13 @@ class ThinkingEngine:
 
     # -- sampling ----------------------------------------------------------------------
     @staticmethod
-    def _sample(logits: torch.Tensor, settings: DecodeSettings, generator: torch.Generator | None) -> int:
+    def _sample(logits: torch.Tensor, settings: DecodeSettings, row: _Row, warpers) -> int:
+        if settings.repetition_penalty != 1.0 or settings.presence_penalty:
+            logits = penalize(logits.float(), settings, row.prompt_ids + row.token_ids, row.token_ids)
         if not settings.do_sample or settings.temperature <= 0:
             return int(torch.argmax(logits))
-        scaled = logits.float() / settings.temperature
-        if settings.top_p < 1.0:
-            sorted_logits, order = torch.sort(scaled, descending=True)
-            cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-            remove = cumulative - torch.softmax(sorted_logits, dim=-1) >= settings.top_p
-            sorted_logits[remove] = float("-inf")
-            scaled = torch.full_like(scaled, float("-inf")).scatter(0, order, sorted_logits)
-        probabilities = torch.softmax(scaled, dim=-1)
-        return int(torch.multinomial(probabilities, 1, generator=generator))
+        probabilities = torch.softmax(warpers(None, logits.float()[None])[0], dim=-1)
+        return int(torch.multinomial(probabilities, 1, generator=row.generator))
 
     # -- the loop ----------------------------------------------------------------------
     @torch.inference_mode()
@@ -101,9 +129,10 @@ class ThinkingEngine:
         from transformers import DynamicCache
 
         think_end_id = self._single_token_id(settings.think_end)
+        warpers = sampling_warpers(settings)
         rows = []
         for i, prompt in enumerate(prompts):
-            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt))
+            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt), prompt_ids=list(prompt))
             if settings.do_sample:
                 row.generator = torch.Generator(device="cpu").manual_seed(
                     settings.seed + (row_seeds[i] if row_seeds else i)
@@ -152,7 +181,7 @@ class ThinkingEngine:
                 if row.probe_spec is not None:
                     self._step_probe(row, logits[b], mask[b], settings, policy, think_end_id)
                 else:
-                    self._step_decode(row, logits[b], mask[b], settings, policy, think_end_id)
+                    self._step_decode(row, logits[b], mask[b], settings, policy, think_end_id, warpers)
 
             keep = [b for b, r in enumerate(active) if r.phase != DONE]
             if len(keep) < len(active):
@@ -176,8 +205,8 @@ class ThinkingEngine:
         return row.view(self.decode([token]), row.token_ids[-1] if row.token_ids else None,
                         lambda: self.decode(row.token_ids[-TAIL_TOKENS:]))
 
-    def _step_decode(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
-        token = self._sample(logits, settings, row.generator)
+    def _step_decode(self, row, logits, row_mask, settings, policy, think_end_id, warpers) -> None:
+        token = self._sample(logits, settings, row, warpers)
         if settings.record_token_stats:
             probabilities = torch.softmax(logits.float(), dim=-1)
             entropy = float(torch.special.entr(probabilities).sum()) / LOG_BASES[settings.entropy_unit]
