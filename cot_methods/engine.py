@@ -15,7 +15,8 @@ the same `ThinkingPolicy` objects; this file only feeds tokens and keeps the cac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -28,6 +29,10 @@ from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult
 TEXT_WINDOW_TOKENS = 24
 # Tokens decoded for a policy's `RowView.tail_text()`.
 TAIL_TOKENS = 4
+# Last fed ids of each thinking row passed to `ThinkingPolicy.mask_logits` (NoWait's
+# multi-token keyword bans look back a few tokens).
+RECENT_TOKENS = 16
+PROBE_STREAM = 104729  # offset of a row's sampled-probe random stream from its own (any fixed number)
 PROMPT, FORCED, PROBE = "prompt", "forced", "probe"  # kinds of pending chunks besides THINKING / ANSWER
 
 
@@ -48,6 +53,8 @@ class _Row(Row):
     probe_max_probs: list[float] = field(default_factory=list)
     probe_columns: list[int] = field(default_factory=list)
     probe_hidden: list[int] = field(default_factory=list)  # generated columns a probe's prefix rolled back
+    probe_generator: torch.Generator | None = None  # sampled probes (ProbeSpec.temperature): their own stream
+    seed: int = 0
     probe_position: int = 0
     token_entropies: list = field(default_factory=list)
     token_probs: list = field(default_factory=list)
@@ -130,13 +137,13 @@ class ThinkingEngine:
 
         think_end_id = self._single_token_id(settings.think_end)
         warpers = sampling_warpers(settings)
+        wants_recent = "recent_ids" in inspect.signature(policy.mask_logits).parameters  # older policies take logits only
         rows = []
         for i, prompt in enumerate(prompts):
-            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt), prompt_ids=list(prompt))
+            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt), prompt_ids=list(prompt),
+                       seed=settings.seed + (row_seeds[i] if row_seeds else i))
             if settings.do_sample:
-                row.generator = torch.Generator(device="cpu").manual_seed(
-                    settings.seed + (row_seeds[i] if row_seeds else i)
-                )
+                row.generator = torch.Generator(device="cpu").manual_seed(row.seed)
             rows.append(row)
         active = list(rows)
         cache = DynamicCache(config=self.model.config)
@@ -173,7 +180,10 @@ class ThinkingEngine:
             logits = out.logits[:, -1, :]
             if any(r.phase == THINKING and r.probe_spec is None for r in active):
                 thinking = torch.tensor([r.phase == THINKING and r.probe_spec is None for r in active])
-                masked = policy.mask_logits(logits[thinking.to(logits.device)].clone())
+                context = {}
+                if wants_recent:
+                    context["recent_ids"] = [r.token_ids[-RECENT_TOKENS:] for r, t in zip(active, thinking.tolist()) if t]
+                masked = policy.mask_logits(logits[thinking.to(logits.device)].clone(), **context)
                 logits = logits.clone()
                 logits[thinking.to(logits.device)] = masked
 
@@ -294,11 +304,20 @@ class ThinkingEngine:
             row.pending = []
 
     def _step_probe(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
-        row.probe_entropies.append(float(entropy_from_logits(logits, settings.entropy_unit)))
-        row.probe_max_probs.append(float(max_probability(logits)))
-        token = int(torch.argmax(logits))
-        row.probe_ids.append(token)
         spec = row.probe_spec
+        measured = logits
+        if spec.entropy_at_sampling_temperature and settings.do_sample and settings.temperature > 0:
+            measured = logits.float() / settings.temperature  # EAT's official code reads T-scaled scores
+        row.probe_entropies.append(float(entropy_from_logits(measured, settings.entropy_unit)))
+        row.probe_max_probs.append(float(max_probability(measured)))
+        token = int(torch.argmax(logits))
+        if spec.temperature > 0:  # a sampled probe (Dynasor's official T / top-p), from the probe-only stream
+            if row.probe_generator is None:
+                row.probe_generator = torch.Generator(device="cpu").manual_seed(row.seed + PROBE_STREAM)
+            warped = sampling_warpers(replace(settings, temperature=spec.temperature, top_p=spec.top_p, top_k=0, min_p=0.0))
+            probabilities = torch.softmax(warped(None, logits.float()[None])[0], dim=-1)
+            token = int(torch.multinomial(probabilities.cpu(), 1, generator=row.probe_generator))
+        row.probe_ids.append(token)
         text = self.decode(row.probe_ids)
         done = len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids
         done = done or any(s in text for s in spec.stop_texts)

@@ -17,7 +17,10 @@ What differs from the HF engine, and is recorded or documented:
   feeds. A stop string that ends inside a token is split off by re-encoding the text around
   it; a backend that returns no ids (a text-only server) gets text, and its ids are the
   text re-encoded;
-- NoWait's ban is a logit bias of -100, not -inf.
+- NoWait's ban is a logit bias of -100, not -inf, and its context bans (`mask_logits`'s
+  `recent_ids`) are not applied;
+- a probe's `entropy_at_sampling_temperature` is not applied: the entropies are of the raw
+  distribution's top-k log-probabilities (what the servers return).
 """
 
 from __future__ import annotations
@@ -142,6 +145,9 @@ class SegmentThinkingLoop:
                 max_tokens=row.probe.max_tokens,
                 stop=tuple(row.probe.stop_texts),
                 top_logprobs=self.top_k,
+                temperature=row.probe.temperature,  # a sampled probe (ProbeSpec.temperature); 0: greedy
+                top_p=row.probe.top_p,
+                seed=seed if row.probe.temperature > 0 else None,
             )
         limit = row.room(settings)
         if limit <= 0:
