@@ -25,13 +25,25 @@ from .model_loading import resolve_pretrained
 from .policy import ThinkingPolicy
 from .protocol import Protocol, resolve_protocol
 from .record import GenerationRecord, GenerationText
-from .row import DecodeSettings
+from .row import DecodeSettings, decoding_record
 
 DEFAULT_MODEL = "smollm2-135m"
 # from_pretrained options users commonly pass through model_args besides HFLM's own.
 _PASS_THROUGH = {"attn_implementation", "low_cpu_mem_usage", "device_map", "torch_dtype"}
 _HFLM_ARGS = set(inspect.signature(HFLM.__init__).parameters) - {"self", "kwargs"}
-_GEN_KWARGS = {"until", "max_gen_toks", "do_sample", "temperature", "top_p", "seed", "max_new_tokens"}
+_GEN_KWARGS = {"until", "max_gen_toks", "do_sample", "temperature", "top_p", "seed", "max_new_tokens", "top_k", "min_p",
+               "presence_penalty", "repetition_penalty"}
+
+
+def _gen_number(gen_kwargs: dict, name: str, default, method: str, integer: bool = False):
+    """A numeric gen_kwarg, or one line naming it."""
+    value = gen_kwargs.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CotbenchError(f"{method}: {name}={value!r} is not a number") from None
+    require(not integer or number == int(number), method, name, value, "an integer")
+    return int(number) if integer else number
 
 
 class CotbenchLM(HFLM):
@@ -148,11 +160,24 @@ class CotbenchLM(HFLM):
         generation_eos = getattr(getattr(getattr(self, "model", None), "generation_config", None), "eos_token_id", None)
         if generation_eos is not None:
             eos |= set(generation_eos if isinstance(generation_eos, list) else [generation_eos])
+        top_p, min_p = _gen_number(gen_kwargs, "top_p", 1.0, method), _gen_number(gen_kwargs, "min_p", 0.0, method)
+        top_k = _gen_number(gen_kwargs, "top_k", 0, method, integer=True)
+        presence = _gen_number(gen_kwargs, "presence_penalty", 0.0, method)
+        repetition = _gen_number(gen_kwargs, "repetition_penalty", 1.0, method)
+        require(0 < top_p <= 1, method, "top_p", top_p, "a probability in (0, 1]")
+        require(top_k >= 0, method, "top_k", top_k, "an integer >= 0 (0: off)")
+        require(0 <= min_p <= 1, method, "min_p", min_p, "a probability in [0, 1] (0: off)")
+        require(-2 <= presence <= 2, method, "presence_penalty", presence, "a number in [-2, 2], as OpenAI and vLLM take it")
+        require(repetition > 0, method, "repetition_penalty", repetition, "a positive number (1: off)")
         return DecodeSettings(
             max_new_tokens=max_new,
             do_sample=do_sample,
             temperature=temperature,
-            top_p=float(gen_kwargs.get("top_p", 1.0)),
+            top_p=top_p,
+            top_k=top_k,
+            min_p=min_p,
+            presence_penalty=presence,
+            repetition_penalty=repetition,
             seed=int(gen_kwargs.get("seed", self.engine_args.seed)),
             stop_strings=tuple(until),
             eos_token_ids=frozenset(eos),
@@ -246,7 +271,7 @@ class CotbenchLM(HFLM):
             forced=getattr(result, "forced", None),
             batch_wall_s=round(wall_s, 4),
             batch_rows=batch_rows,
-            adapter=self.describe(),
+            adapter={**self.describe(), "decoding": decoding_record(settings)},
         )
         self.annotate(record, result, prompt, text)
         return GenerationText(text, record)

@@ -15,7 +15,8 @@ the same `ThinkingPolicy` objects; this file only feeds tokens and keeps the cac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -28,6 +29,10 @@ from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult
 TEXT_WINDOW_TOKENS = 24
 # Tokens decoded for a policy's `RowView.tail_text()`.
 TAIL_TOKENS = 4
+# Last fed ids of each thinking row passed to `ThinkingPolicy.mask_logits` (NoWait's
+# multi-token keyword bans look back a few tokens).
+RECENT_TOKENS = 16
+PROBE_STREAM = 104729  # offset of a row's sampled-probe random stream from its own (any fixed number)
 PROMPT, FORCED, PROBE = "prompt", "forced", "probe"  # kinds of pending chunks besides THINKING / ANSWER
 
 
@@ -37,6 +42,7 @@ class _Row(Row):
 
     pending: list[int] = field(default_factory=list)
     pending_kind: str = PROMPT
+    prompt_ids: list[int] = field(default_factory=list)  # with token_ids, the repetition penalty's context
     position: int = 0
     columns: list[int] = field(default_factory=list)  # the cache column of each generated id
     held_token: int | None = None
@@ -47,11 +53,45 @@ class _Row(Row):
     probe_max_probs: list[float] = field(default_factory=list)
     probe_columns: list[int] = field(default_factory=list)
     probe_hidden: list[int] = field(default_factory=list)  # generated columns a probe's prefix rolled back
+    probe_generator: torch.Generator | None = None  # sampled probes (ProbeSpec.temperature): their own stream
+    seed: int = 0
     probe_position: int = 0
     token_entropies: list = field(default_factory=list)
     token_probs: list = field(default_factory=list)
     pending_stats: tuple | None = None
     generator: torch.Generator | None = None
+
+
+def sampling_warpers(settings: DecodeSettings):
+    """transformers' warpers for sampling, in vLLM's order (temperature, min-p, then top-k and
+    top-p), so a method samples from the distribution the vLLM and OpenAI backends use."""
+    from transformers import LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    chain = LogitsProcessorList()
+    if settings.temperature not in (0.0, 1.0):
+        chain.append(TemperatureLogitsWarper(settings.temperature))
+    if settings.min_p > 0:
+        chain.append(MinPLogitsWarper(settings.min_p))
+    if settings.top_k > 0:
+        chain.append(TopKLogitsWarper(settings.top_k))
+    if settings.top_p < 1.0:
+        chain.append(TopPLogitsWarper(settings.top_p))
+    return chain
+
+
+def penalize(logits: torch.Tensor, settings: DecodeSettings, context_ids: list[int], generated_ids: list[int]) -> torch.Tensor:
+    """vLLM's penalties, applied before sampling and before greedy argmax alike: the repetition
+    penalty (CTRL, arXiv:1909.05858; transformers' processor) over prompt and output tokens, and
+    the presence penalty (OpenAI's definition) once for each distinct token of the output."""
+    if settings.repetition_penalty != 1.0 and context_ids:
+        from transformers import RepetitionPenaltyLogitsProcessor
+
+        penalty = RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)
+        logits = penalty(torch.tensor([context_ids], device=logits.device), logits[None])[0]
+    if settings.presence_penalty and generated_ids:
+        logits = logits.clone()
+        logits[torch.tensor(sorted(set(generated_ids)), device=logits.device)] -= settings.presence_penalty
+    return logits
 
 
 class ThinkingEngine:
@@ -76,18 +116,13 @@ class ThinkingEngine:
 
     # -- sampling ----------------------------------------------------------------------
     @staticmethod
-    def _sample(logits: torch.Tensor, settings: DecodeSettings, generator: torch.Generator | None) -> int:
+    def _sample(logits: torch.Tensor, settings: DecodeSettings, row: _Row, warpers) -> int:
+        if settings.repetition_penalty != 1.0 or settings.presence_penalty:
+            logits = penalize(logits.float(), settings, row.prompt_ids + row.token_ids, row.token_ids)
         if not settings.do_sample or settings.temperature <= 0:
             return int(torch.argmax(logits))
-        scaled = logits.float() / settings.temperature
-        if settings.top_p < 1.0:
-            sorted_logits, order = torch.sort(scaled, descending=True)
-            cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-            remove = cumulative - torch.softmax(sorted_logits, dim=-1) >= settings.top_p
-            sorted_logits[remove] = float("-inf")
-            scaled = torch.full_like(scaled, float("-inf")).scatter(0, order, sorted_logits)
-        probabilities = torch.softmax(scaled, dim=-1)
-        return int(torch.multinomial(probabilities, 1, generator=generator))
+        probabilities = torch.softmax(warpers(None, logits.float()[None])[0], dim=-1)
+        return int(torch.multinomial(probabilities, 1, generator=row.generator))
 
     # -- the loop ----------------------------------------------------------------------
     @torch.inference_mode()
@@ -101,13 +136,14 @@ class ThinkingEngine:
         from transformers import DynamicCache
 
         think_end_id = self._single_token_id(settings.think_end)
+        warpers = sampling_warpers(settings)
+        wants_recent = "recent_ids" in inspect.signature(policy.mask_logits).parameters  # older policies take logits only
         rows = []
         for i, prompt in enumerate(prompts):
-            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt))
+            row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt), prompt_ids=list(prompt),
+                       seed=settings.seed + (row_seeds[i] if row_seeds else i))
             if settings.do_sample:
-                row.generator = torch.Generator(device="cpu").manual_seed(
-                    settings.seed + (row_seeds[i] if row_seeds else i)
-                )
+                row.generator = torch.Generator(device="cpu").manual_seed(row.seed)
             rows.append(row)
         active = list(rows)
         cache = DynamicCache(config=self.model.config)
@@ -144,7 +180,10 @@ class ThinkingEngine:
             logits = out.logits[:, -1, :]
             if any(r.phase == THINKING and r.probe_spec is None for r in active):
                 thinking = torch.tensor([r.phase == THINKING and r.probe_spec is None for r in active])
-                masked = policy.mask_logits(logits[thinking.to(logits.device)].clone())
+                context = {}
+                if wants_recent:
+                    context["recent_ids"] = [r.token_ids[-RECENT_TOKENS:] for r, t in zip(active, thinking.tolist()) if t]
+                masked = policy.mask_logits(logits[thinking.to(logits.device)].clone(), **context)
                 logits = logits.clone()
                 logits[thinking.to(logits.device)] = masked
 
@@ -152,7 +191,7 @@ class ThinkingEngine:
                 if row.probe_spec is not None:
                     self._step_probe(row, logits[b], mask[b], settings, policy, think_end_id)
                 else:
-                    self._step_decode(row, logits[b], mask[b], settings, policy, think_end_id)
+                    self._step_decode(row, logits[b], mask[b], settings, policy, think_end_id, warpers)
 
             keep = [b for b, r in enumerate(active) if r.phase != DONE]
             if len(keep) < len(active):
@@ -176,8 +215,8 @@ class ThinkingEngine:
         return row.view(self.decode([token]), row.token_ids[-1] if row.token_ids else None,
                         lambda: self.decode(row.token_ids[-TAIL_TOKENS:]))
 
-    def _step_decode(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
-        token = self._sample(logits, settings, row.generator)
+    def _step_decode(self, row, logits, row_mask, settings, policy, think_end_id, warpers) -> None:
+        token = self._sample(logits, settings, row, warpers)
         if settings.record_token_stats:
             probabilities = torch.softmax(logits.float(), dim=-1)
             entropy = float(torch.special.entr(probabilities).sum()) / LOG_BASES[settings.entropy_unit]
@@ -265,11 +304,20 @@ class ThinkingEngine:
             row.pending = []
 
     def _step_probe(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
-        row.probe_entropies.append(float(entropy_from_logits(logits, settings.entropy_unit)))
-        row.probe_max_probs.append(float(max_probability(logits)))
-        token = int(torch.argmax(logits))
-        row.probe_ids.append(token)
         spec = row.probe_spec
+        measured = logits
+        if spec.entropy_at_sampling_temperature and settings.do_sample and settings.temperature > 0:
+            measured = logits.float() / settings.temperature  # EAT's official code reads T-scaled scores
+        row.probe_entropies.append(float(entropy_from_logits(measured, settings.entropy_unit)))
+        row.probe_max_probs.append(float(max_probability(measured)))
+        token = int(torch.argmax(logits))
+        if spec.temperature > 0:  # a sampled probe (Dynasor's official T / top-p), from the probe-only stream
+            if row.probe_generator is None:
+                row.probe_generator = torch.Generator(device="cpu").manual_seed(row.seed + PROBE_STREAM)
+            warped = sampling_warpers(replace(settings, temperature=spec.temperature, top_p=spec.top_p, top_k=0, min_p=0.0))
+            probabilities = torch.softmax(warped(None, logits.float()[None])[0], dim=-1)
+            token = int(torch.multinomial(probabilities.cpu(), 1, generator=row.probe_generator))
+        row.probe_ids.append(token)
         text = self.decode(row.probe_ids)
         done = len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids
         done = done or any(s in text for s in spec.stop_texts)

@@ -74,6 +74,10 @@ class OpenAICompletionsBackend:
         }
         if request.seed is not None:
             body["seed"] = request.seed
+        # presence_penalty, and vLLM's extensions top_k, min_p, repetition_penalty: only when set.
+        for name, off in (("top_k", 0), ("min_p", 0.0), ("presence_penalty", 0.0), ("repetition_penalty", 1.0)):
+            if getattr(request, name) != off:
+                body[name] = getattr(request, name)
         if request.stop:
             body["stop"] = list(request.stop)
         if request.top_logprobs:

@@ -43,6 +43,11 @@ class DecodeSettings:
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
+    # vLLM's / OpenAI's sampling options (the Qwen3 and QwQ protocols use top_k=20); 0 / 1.0: off.
+    top_k: int = 0
+    min_p: float = 0.0
+    presence_penalty: float = 0.0  # subtracted once from the logit of each token already generated
+    repetition_penalty: float = 1.0  # CTRL's, over prompt and output tokens (vLLM, transformers)
     seed: int = 1234
     stop_strings: tuple[str, ...] = ()
     eos_token_ids: frozenset[int] = frozenset()
@@ -223,3 +228,12 @@ class Row:
             token_probs=list(token_probs),
             forced=self.forced,
         )
+
+
+DECODING_FIELDS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "min_p", "presence_penalty",
+                   "repetition_penalty", "seed", "answer_budget")
+
+
+def decoding_record(settings: DecodeSettings) -> dict:
+    """The decoding settings a comparison of runs must check (recorded with every sample)."""
+    return {name: getattr(settings, name) for name in DECODING_FIELDS}

@@ -17,7 +17,10 @@ What differs from the HF engine, and is recorded or documented:
   feeds. A stop string that ends inside a token is split off by re-encoding the text around
   it; a backend that returns no ids (a text-only server) gets text, and its ids are the
   text re-encoded;
-- NoWait's ban is a logit bias of -100, not -inf.
+- NoWait's ban is a logit bias of -100, not -inf, and its context bans (`mask_logits`'s
+  `recent_ids`) are not applied;
+- a probe's `entropy_at_sampling_temperature` is not applied: the entropies are of the raw
+  distribution's top-k log-probabilities (what the servers return).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class SegmentRequest:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    top_k: int = 0  # 0: off
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    repetition_penalty: float = 1.0
     top_logprobs: int = 0  # > 0: return the top-k logprobs of every generated position
     banned_ids: frozenset[int] = frozenset()
     prompt_ids: tuple[int, ...] | None = None  # the same context as token ids: send these where a backend takes ids
@@ -122,6 +129,13 @@ class SegmentThinkingLoop:
     def _temperature(settings: DecodeSettings) -> float:
         return settings.temperature if settings.do_sample else 0.0
 
+    @staticmethod
+    def _sampling(settings: DecodeSettings) -> dict:
+        """What a thinking or answer request carries besides temperature and top-p (probes
+        decode greedily without them, as on the HF engine)."""
+        return {"top_k": settings.top_k, "min_p": settings.min_p, "presence_penalty": settings.presence_penalty,
+                "repetition_penalty": settings.repetition_penalty}
+
     def _next_request(self, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> SegmentRequest | None:
         seed = row.seed + 7919 * row.requests
         if row.probe is not None:
@@ -131,6 +145,9 @@ class SegmentThinkingLoop:
                 max_tokens=row.probe.max_tokens,
                 stop=tuple(row.probe.stop_texts),
                 top_logprobs=self.top_k,
+                temperature=row.probe.temperature,  # a sampled probe (ProbeSpec.temperature); 0: greedy
+                top_p=row.probe.top_p,
+                seed=seed if row.probe.temperature > 0 else None,
             )
         limit = row.room(settings)
         if limit <= 0:
@@ -138,7 +155,7 @@ class SegmentThinkingLoop:
             return None
         if row.phase == ANSWER:
             return SegmentRequest(row.prompt + row.thinking + row.answer, limit, self._temperature(settings), settings.top_p, seed,
-                                  settings.stop_strings, prompt_ids=(*row.prompt_ids, *row.token_ids))
+                                  settings.stop_strings, prompt_ids=(*row.prompt_ids, *row.token_ids), **self._sampling(settings))
         plan = policy.segment_plan(self._view(row))
         if plan.max_tokens == 0:  # a decision is due before any more thinking
             self._decide(row, NO_TOKEN, settings, policy)
@@ -150,7 +167,7 @@ class SegmentThinkingLoop:
         stops = tuple(dict.fromkeys((*plan.stop_texts, *plan.boundary_texts, settings.think_end, *settings.stop_strings)))
         return SegmentRequest(
             row.prompt + row.thinking, limit, self._temperature(settings), settings.top_p, seed, stops,
-            banned_ids=policy.banned_token_ids(), prompt_ids=(*row.prompt_ids, *row.token_ids),
+            banned_ids=policy.banned_token_ids(), prompt_ids=(*row.prompt_ids, *row.token_ids), **self._sampling(settings),
         )
 
     def _absorb(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:

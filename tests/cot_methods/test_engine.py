@@ -138,3 +138,50 @@ def test_sampling_is_seeded_and_rows_independent(tiny_llama):
     assert single[0].token_ids == a[1].token_ids  # a row's sample does not depend on its batch
     other = engine.run(prompts, DecodeSettings(max_new_tokens=10, do_sample=True, temperature=0.8, seed=8), ThinkingPolicy())
     assert [r.token_ids for r in other] != [r.token_ids for r in a]
+
+
+class ProbeWith(ProbeEveryN):
+    """ProbeEveryN with the loop hooks of `ProbeSpec` set (sampled probes, T-scaled entropies)."""
+
+    def __init__(self, prefix_ids, every, max_tokens, **spec):
+        super().__init__(prefix_ids, every, max_tokens)
+        self.spec = ProbeSpec(tuple(prefix_ids), max_tokens, **spec)
+
+    def on_token(self, row, token_id):
+        action = super().on_token(row, token_id)
+        return Probe(self.spec) if isinstance(action, Probe) else action
+
+
+def test_sampled_probes_leave_the_main_stream_untouched_and_scaled_entropies_are_exact(tiny_llama):
+    from cotbench.cot_methods.entropy import entropy_from_logits
+
+    model, tokenizer = tiny_llama
+    engine = ThinkingEngine(model, tokenizer)
+    prompt = _encode(tokenizer, PROMPTS[:1])
+    prefix = tokenizer.encode(" Answer:", add_special_tokens=False)
+    settings = DecodeSettings(max_new_tokens=9, do_sample=True, temperature=0.7, seed=3)
+    plain = engine.run(prompt, settings, ThinkingPolicy())[0]
+    greedy = engine.run(prompt, settings, ProbeWith(prefix, 4, 3))[0]
+    sampled = engine.run(prompt, settings, ProbeWith(prefix, 4, 3, temperature=1.0, entropy_at_sampling_temperature=True))[0]
+    assert sampled.token_ids == greedy.token_ids == plain.token_ids  # probes draw from their own stream
+    assert [p["probe_text"] for p in sampled.probes] != [p["probe_text"] for p in greedy.probes]
+    assert sampled.probes == engine.run(prompt, settings, ProbeWith(prefix, 4, 3, temperature=1.0, entropy_at_sampling_temperature=True))[0].probes
+    first = sampled.probes[0]
+    keep, ids = in_context(tokenizer, sampled.token_ids[: first["position"]], tokenizer.decode(prefix))
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt[0] + sampled.token_ids[:keep] + ids])).logits[0, -1]
+    assert first["entropies"][0] == pytest.approx(float(entropy_from_logits(logits / 0.7)), abs=1e-4)
+    assert greedy.probes[0]["entropies"][0] == pytest.approx(float(entropy_from_logits(logits)), abs=1e-4)
+
+
+def test_thinking_rows_masks_see_their_last_fed_ids(tiny_llama):
+    model, tokenizer = tiny_llama
+    seen = []
+
+    class Recorder(ThinkingPolicy):
+        def mask_logits(self, logits, recent_ids=None):
+            seen.append([list(ids) for ids in recent_ids])
+            return logits
+
+    results = ThinkingEngine(model, tokenizer).run(_encode(tokenizer, PROMPTS[:2]), DecodeSettings(max_new_tokens=5), Recorder())
+    assert seen[0] == [[], []] and seen[-1] == [r.token_ids[:4] for r in results]
