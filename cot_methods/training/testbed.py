@@ -343,5 +343,5 @@ def resolve_testbed() -> Path:
     """The default testbed folder, which must have been built (`cotbench testbed build`)."""
     target = default_testbed_dir()
     if not (target / "testbed.json").is_file():
-        raise CotbenchError(f"pretrained={TESTBED_ALIASES[0]}: not built yet; run `cotbench testbed build` (about 8 minutes on 2 cores)")
+        raise CotbenchError(f"pretrained={TESTBED_ALIASES[0]}: not built yet; run `cotbench testbed build` (about 20 minutes on 2 idle cores)")
     return target
