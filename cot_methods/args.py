@@ -55,7 +55,7 @@ def parse_method_args(cls, kwargs: dict, method: str):
     hints = typing.get_type_hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
-        if f.name in kwargs:
+        if f.init and f.name in kwargs:
             values[f.name] = _coerce(method, f.name, kwargs.pop(f.name), hints[f.name])
     instance = cls(**values)
     if hasattr(instance, "validate"):

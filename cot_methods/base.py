@@ -243,6 +243,7 @@ class CotbenchLM(HFLM):
             cut_position=result.cut_position,
             cut_reason=result.cut_reason,
             probes=result.probes,
+            forced=getattr(result, "forced", None),
             batch_wall_s=round(wall_s, 4),
             batch_rows=batch_rows,
             adapter=self.describe(),

@@ -38,7 +38,7 @@ class _Row(Row):
     pending: list[int] = field(default_factory=list)
     pending_kind: str = PROMPT
     position: int = 0
-    token_ids: list[int] = field(default_factory=list)
+    columns: list[int] = field(default_factory=list)  # the cache column of each generated id
     held_token: int | None = None
     held_stats: tuple | None = None
     probe_spec: ProbeSpec | None = None
@@ -46,6 +46,8 @@ class _Row(Row):
     probe_entropies: list[float] = field(default_factory=list)
     probe_max_probs: list[float] = field(default_factory=list)
     probe_columns: list[int] = field(default_factory=list)
+    probe_hidden: list[int] = field(default_factory=list)  # generated columns a probe's prefix rolled back
+    probe_position: int = 0
     token_entropies: list = field(default_factory=list)
     token_probs: list = field(default_factory=list)
     pending_stats: tuple | None = None
@@ -123,8 +125,11 @@ class ThinkingEngine:
                 positions[b, width - n :] = torch.arange(row.position, row.position + n)
                 positions[b, : width - n] = row.position  # masked pads; any valid position
                 chunk_mask[b, width - n :] = 1
-                if row.probe_spec is not None:
-                    row.probe_columns.extend(range(start_column + width - n, start_column + width))
+                fed_columns = range(start_column + width - n, start_column + width)
+                if row.pending_kind == PROBE:
+                    row.probe_columns.extend(fed_columns)
+                elif row.pending_kind != PROMPT:
+                    row.columns.extend(fed_columns)
                 self._account_fed(row, n)
             mask = torch.cat([mask, chunk_mask.to(self.device)], dim=1)
             out = self.model(
@@ -147,7 +152,7 @@ class ThinkingEngine:
                 if row.probe_spec is not None:
                     self._step_probe(row, logits[b], mask[b], settings, policy, think_end_id)
                 else:
-                    self._step_decode(row, logits[b], settings, policy, think_end_id)
+                    self._step_decode(row, logits[b], mask[b], settings, policy, think_end_id)
 
             keep = [b for b, r in enumerate(active) if r.phase != DONE]
             if len(keep) < len(active):
@@ -156,7 +161,7 @@ class ThinkingEngine:
                     cache.batch_select_indices(index)
                     mask = mask[index]
                 active = [active[b] for b in keep]
-        return [r.result(r.token_ids, r.token_entropies, r.token_probs) for r in rows]
+        return [r.result(r.token_entropies, r.token_probs) for r in rows]
 
     def _account_fed(self, row: _Row, n: int) -> None:
         """Update a row's position and token log for the chunk just fed."""
@@ -171,7 +176,7 @@ class ThinkingEngine:
         return row.view(self.decode([token]), row.token_ids[-1] if row.token_ids else None,
                         lambda: self.decode(row.token_ids[-TAIL_TOKENS:]))
 
-    def _step_decode(self, row, logits, settings, policy, think_end_id) -> None:
+    def _step_decode(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
         token = self._sample(logits, settings, row.generator)
         if settings.record_token_stats:
             probabilities = torch.softmax(logits.float(), dim=-1)
@@ -183,13 +188,10 @@ class ThinkingEngine:
         if row.phase == THINKING:
             step = row.decide(policy, self._view(row, token), token, settings, self.tokenizer)
             if isinstance(step, Probe):
-                row.held_token, row.held_stats = token, row.pending_stats
-                row.probe_spec = step.spec
-                row.probe_ids, row.probe_entropies, row.probe_max_probs, row.probe_columns = [], [], [], []
-                row.pending, row.pending_kind = list(step.spec.prefix_ids), PROBE
+                self._start_probe(row, step.spec, token, row_mask)
                 return
             if isinstance(step, Forced):
-                self._force(row, step)
+                self._force(row, step, row_mask)
                 return
         self._feed(row, token, settings, think_end_id)
 
@@ -232,8 +234,30 @@ class ThinkingEngine:
         row.pending = []
         row.finish(reason)
 
-    def _force(self, row: _Row, forced: Forced) -> None:
-        """Feed a method's forced text (the sampled token is dropped; forced text has no stats)."""
+    def _rewind(self, row: _Row, row_mask, n: int) -> list[int]:
+        """Hide the last `n` generated ids from the cache (their columns become holes) and move
+        the row's position back over them; the hidden columns."""
+        hidden = row.columns[len(row.columns) - n :]
+        row_mask[hidden] = 0
+        row.position -= n
+        return hidden
+
+    def _start_probe(self, row: _Row, spec, token: int, row_mask) -> None:
+        """Hold the sampled token and feed the probe prefix, tokenised in context."""
+        row.held_token, row.held_stats = token, row.pending_stats
+        row.probe_spec, row.probe_position = spec, row.position
+        row.probe_ids, row.probe_entropies, row.probe_max_probs, row.probe_columns = [], [], [], []
+        keep, prefix = row.probe_prefix(self.tokenizer, spec.prefix_ids)
+        row.probe_hidden = self._rewind(row, row_mask, len(row.token_ids) - keep)
+        row.pending, row.pending_kind = prefix, PROBE
+
+    def _force(self, row: _Row, forced: Forced, row_mask) -> None:
+        """Feed a method's forced text (the sampled token is dropped; forced text has no stats);
+        the generated ids it re-tokenises with are rolled back first (`row.py`)."""
+        if forced.rollback:
+            self._rewind(row, row_mask, forced.rollback)
+            for log in (row.columns, row.token_entropies, row.token_probs):
+                del log[len(log) - forced.rollback :]
         row.pending_stats = None
         row.pending, row.pending_kind = list(forced.ids), FORCED
         if row.phase == DONE:  # a final text, or no room left: written, never fed
@@ -253,14 +277,16 @@ class ThinkingEngine:
             row.pending, row.pending_kind = [token], PROBE
             return
         row.probe_tokens += 1  # the last probe token was decoded but never fed
-        # Discard the probe: its columns become holes; the row's position rewinds.
+        # Discard the probe: its columns become holes, what its prefix rolled back comes back,
+        # and the row's position is the one before the probe.
         row_mask[row.probe_columns] = 0
-        row.position -= len(row.probe_columns)
+        row_mask[row.probe_hidden] = 1
+        row.position = row.probe_position
         result = ProbeResult(row.probe_entropies, row.probe_max_probs, row.probe_ids, text)
         forced = row.probed(policy, self._view(row, row.held_token), result, settings, self.tokenizer)
         held, row.held_token, row.probe_spec = row.held_token, None, None
         if forced is not None:
-            self._force(row, forced)
+            self._force(row, forced, row_mask)
         else:
             row.pending_stats = row.held_stats
             self._feed(row, held, settings, think_end_id)

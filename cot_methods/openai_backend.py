@@ -5,8 +5,9 @@ a hosted endpoint): raw-prompt `/v1/completions` with stop strings, top-k `logpr
 Raw completions, not chat: the chat template is applied on our side, so a probe appends to
 the exact text the model has seen. With `token_ids` (default) prompts go out as token ids and
 the server is asked to return the generated ids (`return_token_ids`, vLLM), so a
-continuation sees exactly the tokens the model sampled (`continuation_ids.py`); re-tokenised
-text can split "\n\n" differently and push a small model off its distribution. Servers that
+continuation sees exactly the tokens the model sampled and forced text tokenised in context
+(the segment loop's ids, `row.py`); re-tokenised text can split "\n\n" differently and push
+a small model off its distribution. Servers that
 take only text: `token_ids=false`. Requests of one round go out concurrently (at most
 `concurrency` at a time); transient failures (connection errors, timeouts, 408/429/5xx) are
 retried with exponential backoff; anything else, or a server still failing after the
@@ -30,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cotbench.errors import CotbenchError
 
-from .continuation_ids import ContinuationIds
 from .segment_loop import Segment, SegmentRequest
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -61,12 +61,12 @@ class OpenAICompletionsBackend:
         self.retries, self.backoff_s = retries, backoff_s
         self.session = session or requests.Session()
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.ids = ContinuationIds(tokenizer) if tokenizer is not None else None
+        self.send_ids = tokenizer is not None  # token-id prompts (the tokenizer is the loop's)
 
     def payload(self, request: SegmentRequest) -> dict:
         body = {
             "model": self.model,
-            "prompt": self.ids.encode(request.prompt) if self.ids else request.prompt,
+            "prompt": list(request.prompt_ids) if self.send_ids and request.prompt_ids is not None else request.prompt,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
@@ -78,7 +78,7 @@ class OpenAICompletionsBackend:
             body["stop"] = list(request.stop)
         if request.top_logprobs:
             body["logprobs"] = request.top_logprobs
-        if self.ids:
+        if self.send_ids:
             body["return_token_ids"] = True
         if request.banned_ids:
             body["logit_bias"] = {str(token_id): -100 for token_id in sorted(request.banned_ids)}
@@ -134,7 +134,7 @@ class OpenAICompletionsBackend:
         servers = "" if len(self.urls) == 1 else f" (all {len(self.urls)} servers tried)"
         raise CotbenchError(f"{failure} after {self.retries} retries{servers} (the journal keeps finished samples; rerun to resume)")
 
-    def parse(self, data: dict, request: SegmentRequest, sent_prompt=None) -> Segment:
+    def parse(self, data: dict, request: SegmentRequest) -> Segment:
         try:
             choice = data["choices"][0]
         except (KeyError, IndexError, TypeError):
@@ -152,16 +152,14 @@ class OpenAICompletionsBackend:
         logprobs = choice.get("logprobs") or {}
         top = [sorted(position.values(), reverse=True) for position in (logprobs.get("top_logprobs") or []) if position]
         tokens = (data.get("usage") or {}).get("completion_tokens")  # includes a matched stop string's tokens
-        if self.ids and isinstance(choice.get("token_ids"), list):
-            prompt_ids = sent_prompt if isinstance(sent_prompt, list) else self.ids.encode(request.prompt)
-            self.ids.remember_segment(request.prompt, prompt_ids, choice["token_ids"], text, matched)
-        return Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []))
+        ids = choice.get("token_ids") if self.send_ids and isinstance(choice.get("token_ids"), list) else None
+        return Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []), ids)
 
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
-        bodies = [self.payload(r) for r in requests]  # here, not in the threads: the id memory is not thread-safe
+        bodies = [self.payload(r) for r in requests]
         with self._lock:
             slots = [self._next + i for i in range(len(bodies))]  # round-robin over the servers
             self._next += len(bodies)
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool:
             answers = list(pool.map(self._post, bodies, slots))
-        return [self.parse(data, request, body["prompt"]) for data, request, body in zip(answers, requests, bodies)]
+        return [self.parse(data, request) for data, request in zip(answers, requests)]

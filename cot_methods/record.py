@@ -41,6 +41,8 @@ class GenerationRecord:
     cut_position: int | None = None  # thinking tokens when a method closed thinking
     cut_reason: str | None = None
     probes: list[dict] = field(default_factory=list)  # one per probe: position, trigger, entropies, decision …
+    # A method's close, tokenised in context (row.py): the ids fed, the generated ids rolled back, the text.
+    forced: dict | None = None
     batch_wall_s: float | None = None
     batch_rows: int | None = None
     adapter: dict = field(default_factory=dict)  # method, its arguments, engine arguments, model

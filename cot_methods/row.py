@@ -14,6 +14,13 @@ The rules (documented once, here):
   `PROBE_CUT_REASON`, a `CloseThinking` that gives none as `CLOSE_CUT_REASON`.
 - Forced text counts as answer tokens, and it is always written whole, even past
   `max_new_tokens` (the row then ends with finish reason "length").
+- Forced text is tokenised in context (`in_context`): the model is fed the ids its tokenizer
+  gives for (the recent tail + the forced text), as the official DEER, Dynasor, s1 and
+  step-entropy code append text and re-tokenise it. Where those differ from (the ids fed + the
+  forced text encoded alone) — "19.\n" + "\n</think>" is "19", ".\n\n", "</think>" — the row
+  rolls back to the first differing id. Tokens rolled back at a close are counted with the
+  forced text (answer tokens), and `cut_position` is the thinking that stays; a probe's roll
+  back is undone with the probe. Only generated ids roll back, never the prompt's.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 from .policy import CloseThinking, Decision, Feed, Probe, ProbeResult, RowView, ThinkingPolicy
 
 THINKING, ANSWER, DONE = "thinking", "answer", "done"
+FIRST_TAIL_TOKENS = 8  # generated ids re-tokenised with a forced text (doubled while the first changes)
 PROBE_CUT_REASON = "probe"  # cut_reason of a probe decision that names none
 CLOSE_CUT_REASON = "close"  # cut_reason of a CloseThinking that names none
 
@@ -49,7 +57,7 @@ class DecodeSettings:
 
 @dataclass
 class RowResult:
-    token_ids: list[int]  # generated ids (the HF engine; empty on segment backends)
+    token_ids: list[int]  # generated ids (on segment backends: as the backend returned them)
     kinds: list[str]  # per token: "thinking" | "answer" (forced close text counts as answer)
     finish_reason: str  # "eos" | "stop" | "length" | "final"
     probe_tokens: int
@@ -59,19 +67,40 @@ class RowResult:
     closed_by: str | None  # "model" | "method" | None
     token_entropies: list[float | None] = field(default_factory=list)  # per token; None if forced
     token_probs: list[float | None] = field(default_factory=list)
+    forced: dict | None = None  # a method's close: the ids fed, the generated ids rolled back, the text
 
 
 @dataclass(frozen=True)
 class Forced:
-    """Text a method forces into the row when it closes thinking, and the ids fed for it."""
+    """What a method forces when it closes thinking: the generated ids to roll back, then the
+    ids to feed. `text` is what the fed ids decode to: the rolled-back text + the forced text."""
 
     text: str
     ids: list[int]
+    rollback: int = 0
+    rolled_back_text: str = ""
 
 
-def forced_ids(tokenizer, text: str) -> list[int]:
-    """The ids a forced text is fed as."""
-    return tokenizer.encode(text, add_special_tokens=False) if text else []
+def decode(tokenizer, ids) -> str:
+    """The text of ids, exactly (special tokens kept, no clean-up of spaces)."""
+    return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def in_context(tokenizer, fed: list[int], text: str, tail_tokens: int = FIRST_TAIL_TOKENS) -> tuple[int, list[int]]:
+    """(keep, ids): keep `fed[:keep]`, then feed `ids`, so that the row holds what the tokenizer
+    gives for the whole text. The tail of `fed` is decoded and encoded again with `text`; the
+    tail grows (doubling) while even its first id changes, which a merge across a pre-token
+    boundary or a split UTF-8 character would cause."""
+    if not text:
+        return len(fed), []
+    k = min(tail_tokens, len(fed))
+    while True:
+        tail = fed[len(fed) - k :]
+        joint = tokenizer.encode(decode(tokenizer, tail) + text, add_special_tokens=False)
+        common = next((i for i, (a, b) in enumerate(zip(tail, joint)) if a != b), min(len(tail), len(joint)))
+        if common > 0 or k == len(fed):
+            return len(fed) - k + common, joint[common:]
+        k = min(2 * k, len(fed))
 
 
 @dataclass
@@ -91,6 +120,8 @@ class Row:
     cut_reason: str | None = None
     finish_reason: str | None = None
     answer_start: int | None = None  # answer tokens when a method's forced text ended
+    token_ids: list[int] = field(default_factory=list)  # generated ids fed so far (the context of forced text)
+    forced: dict | None = None
 
     # -- accounting ---------------------------------------------------------------------
     def used(self) -> int:
@@ -155,9 +186,14 @@ class Row:
     def close(self, settings: DecodeSettings, tokenizer, reason: str, final_text: str | None = None, answer_prefix: str = "") -> Forced:
         """A method closes thinking: the close text and answer prefix (or the final text, which
         ends the row) are forced, counted as answer tokens, and the answer budget starts."""
-        self.closed_by, self.cut_position, self.cut_reason = "method", self.thinking_tokens, reason
         text = final_text if final_text is not None else settings.close_text + answer_prefix
-        forced = Forced(text, forced_ids(tokenizer, text))
+        keep, ids = in_context(tokenizer, self.token_ids, text)
+        rolled_back = decode(tokenizer, self.token_ids[keep:])
+        forced = Forced(rolled_back + text, ids, len(self.token_ids) - keep, rolled_back)
+        del self.token_ids[keep:]
+        self.thinking_tokens -= forced.rollback  # closes happen while thinking: only thinking ids roll back
+        self.closed_by, self.cut_position, self.cut_reason = "method", self.thinking_tokens, reason
+        self.forced = {"ids": list(ids), "rollback": forced.rollback, "text": forced.text}
         self.answer_tokens += len(forced.ids)
         self.answer_start = self.answer_tokens
         self.phase = ANSWER
@@ -167,10 +203,15 @@ class Row:
             self.finish("length")
         return forced
 
+    def probe_prefix(self, tokenizer, prefix_ids) -> tuple[int, list[int]]:
+        """(keep, ids) for a probe: its prefix tokenised in context (`in_context`); the roll
+        back is undone when the probe is discarded."""
+        return in_context(tokenizer, self.token_ids, decode(tokenizer, prefix_ids))
+
     # -- the result -----------------------------------------------------------------------
-    def result(self, token_ids=(), token_entropies=(), token_probs=()) -> RowResult:
+    def result(self, token_entropies=(), token_probs=()) -> RowResult:
         return RowResult(
-            token_ids=list(token_ids),
+            token_ids=list(self.token_ids),
             kinds=[THINKING] * self.thinking_tokens + [ANSWER] * self.answer_tokens,
             finish_reason=self.finish_reason or "length",
             probe_tokens=self.probe_tokens,
@@ -180,4 +221,5 @@ class Row:
             closed_by=self.closed_by,
             token_entropies=list(token_entropies),
             token_probs=list(token_probs),
+            forced=self.forced,
         )

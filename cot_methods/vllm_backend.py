@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from cotbench.errors import CotbenchError
 
-from .continuation_ids import ContinuationIds
 from .segment_loop import Segment, SegmentRequest
 from .vllm_memory import explain_start_failure, free_memory, memory_kwargs
 
@@ -69,14 +68,14 @@ def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_siz
 class VLLMBackend:
     def __init__(self, llm):
         self.llm = llm
-        self.ids = ContinuationIds(llm.get_tokenizer())
 
-    def prompt(self, text: str):
-        """Token ids of the text: known ids for what this backend generated, the rest encoded
-        (special tokens are in the chat template already)."""
+    @staticmethod
+    def prompt(request: SegmentRequest):
+        """The request's token ids (the segment loop's context, forced text tokenised in
+        context); its text when it has none."""
         from vllm.inputs import TokensPrompt
 
-        return TokensPrompt(prompt_token_ids=self.ids.encode(text))
+        return request.prompt if request.prompt_ids is None else TokensPrompt(prompt_token_ids=list(request.prompt_ids))
 
     def sampling_params(self, request: SegmentRequest):
         from vllm import SamplingParams
@@ -93,13 +92,12 @@ class VLLMBackend:
         )
 
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
-        prompts = [self.prompt(r.prompt) for r in requests]
+        prompts = [self.prompt(r) for r in requests]
         outputs = self.llm.generate(prompts, [self.sampling_params(r) for r in requests], use_tqdm=False)
         segments = []
-        for request, prompt, output in zip(requests, prompts, outputs):
+        for request, output in zip(requests, outputs):
             completion = output.outputs[0]
             matched = completion.stop_reason if isinstance(completion.stop_reason, str) else None
-            self.ids.remember_segment(request.prompt, prompt["prompt_token_ids"], list(completion.token_ids), completion.text, matched)
             finish = "length" if completion.finish_reason == "length" else ("stop" if matched is not None else "eos")
             tokens = len(completion.token_ids)  # a matched stop string's tokens included
             top = []
@@ -110,5 +108,5 @@ class VLLMBackend:
             texts = [] if not completion.logprobs else [
                 min(position.items(), key=lambda item: item[1].rank or 1 << 30)[1].decoded_token or "" for position in completion.logprobs
             ]
-            segments.append(Segment(completion.text, tokens, finish, matched, top, texts))
+            segments.append(Segment(completion.text, tokens, finish, matched, top, texts, list(completion.token_ids)))
         return segments

@@ -9,7 +9,7 @@ library: N spawned processes, each with its own `vllm.LLM` on its own device(s)
 and its share of the KV-cache memory), fed through pipes.
 
 Results are identical in content to N = 1 because nothing the model sees depends on the shard:
-prompts go out as token ids chosen in this process (`ContinuationIds` stays here, in
+prompts go out as token ids chosen in this process (the segment loop's context ids, sent by
 `VLLMBackend`), and every request carries its own seed. Sharding keeps each row on one engine
 (affinity by the row's first prompt, which every later segment and probe extends), so the
 engine's prefix cache keeps serving that row's KV blocks; new rows go to the engine with the

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import torch
 
-from cotbench.cot_methods.continuation_ids import ContinuationIds
 from cotbench.cot_methods.segment_loop import Segment
 
 
@@ -14,12 +13,11 @@ class HFSegmentBackend:
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
         self.requests = []
-        self.ids = ContinuationIds(tokenizer)
 
     @torch.inference_mode()
     def _one(self, request) -> Segment:
         self.requests.append(request)
-        prompt_ids = self.ids.encode(request.prompt)
+        prompt_ids = list(request.prompt_ids) if request.prompt_ids is not None else self.tokenizer.encode(request.prompt, add_special_tokens=False)
         ids = torch.tensor([prompt_ids])
         generator = torch.Generator().manual_seed(request.seed or 0)
         out = self.model(ids, use_cache=True)
@@ -38,19 +36,16 @@ class HFSegmentBackend:
             else:
                 token = int(torch.argmax(logits))
             if token == eos:
-                self.ids.remember(request.prompt + self.tokenizer.decode(generated), prompt_ids + generated)
-                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top)
+                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top, token_ids=generated)
             generated.append(token)
             text = self.tokenizer.decode(generated)
             hits = [(text.find(stop), stop) for stop in request.stop if stop in text]
             if hits:
                 cut, stop = min(hits)
-                self.ids.remember_segment(request.prompt, prompt_ids, generated, text[:cut], stop if text[:cut] + stop == text else None)
-                return Segment(text[:cut], len(generated), "stop", stop, top)
+                return Segment(text[:cut], len(generated), "stop", stop, top, token_ids=generated)
             out = self.model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
             past, logits = out.past_key_values, out.logits[0, -1].float()
-        self.ids.remember(request.prompt + self.tokenizer.decode(generated), prompt_ids + generated)
-        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top)
+        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top, token_ids=generated)
 
     def complete(self, requests):
         return [self._one(request) for request in requests]

@@ -5,7 +5,7 @@ import torch
 
 from cotbench.cot_methods.engine import ThinkingEngine
 from cotbench.cot_methods.policy import CloseThinking, Decision, Feed, Probe, ProbeSpec, ThinkingPolicy
-from cotbench.cot_methods.row import DecodeSettings
+from cotbench.cot_methods.row import DecodeSettings, in_context
 
 PROMPTS = ["The capital of France is", "Once upon a time, in a small village by the sea, there lived", "1 + 1 ="]
 
@@ -59,7 +59,8 @@ def test_probes_that_continue_leave_the_text_unchanged(smollm2):
     for a, b in zip(plain, probed):
         assert a.token_ids == b.token_ids
         assert len(b.probes) >= 3 and all(p["decision"] == "continue" for p in b.probes)
-        assert b.probe_tokens == len(b.probes) * (len(probe_prefix) + 3)
+        fed = [len(in_context(tokenizer, a.token_ids[: p["position"]], "\n**Final Answer**\n\\boxed{")[1]) for p in b.probes]
+        assert b.probe_tokens == sum(fed) + 3 * len(b.probes)  # the prefix as fed (in context), 3 decoded
         assert all(len(p["entropies"]) == 3 and all(e >= 0 for e in p["entropies"]) for p in b.probes)
 
 
@@ -72,11 +73,12 @@ def test_probe_entropies_equal_a_direct_forward(tiny_llama):
     prompt = _encode(tokenizer, PROMPTS[:1])[0]
     prefix = tokenizer.encode(" Answer:", add_special_tokens=False)
     result = engine.run([prompt], DecodeSettings(max_new_tokens=9), ProbeEveryN(prefix, every=4, max_tokens=2))[0]
-    first = result.probes[0]
-    context = prompt + result.token_ids[: first["position"]] + prefix
-    with torch.no_grad():
-        logits = model(torch.tensor([context])).logits[0, -1]
-    assert first["entropies"][0] == pytest.approx(float(entropy_from_logits(logits)), abs=1e-4)
+    for probe in result.probes:  # the prefix is tokenised in context with the thinking (row.py)
+        keep, ids = in_context(tokenizer, result.token_ids[: probe["position"]], tokenizer.decode(prefix))
+        context = prompt + result.token_ids[:keep] + ids
+        with torch.no_grad():
+            logits = model(torch.tensor([context])).logits[0, -1]
+        assert probe["entropies"][0] == pytest.approx(float(entropy_from_logits(logits)), abs=1e-4)
 
 
 def test_cut_closes_thinking_and_answers_within_budget(tiny_llama):
@@ -86,11 +88,12 @@ def test_cut_closes_thinking_and_answers_within_budget(tiny_llama):
     settings = DecodeSettings(max_new_tokens=40, answer_budget=5, close_text="\n</think>\n\n")
     prefix = tokenizer.encode(" so", add_special_tokens=False)
     result = engine.run(prompt, settings, ProbeEveryN(prefix, every=6, max_tokens=1, cut_after=1))[0]
-    close_ids = tokenizer.encode("\n</think>\n\n", add_special_tokens=False)
-    assert result.cut_position == 6 and result.closed_by == "method"
-    assert result.kinds.count("thinking") == 6
-    assert result.token_ids[6 : 6 + len(close_ids)] == close_ids
-    assert len(result.token_ids) == 6 + len(close_ids) + 5 and result.finish_reason == "length"
+    thinking = engine.run(prompt, DecodeSettings(max_new_tokens=6), ThinkingPolicy())[0].token_ids
+    keep, close_ids = in_context(tokenizer, thinking, "\n</think>\n\n")  # the close, tokenised in context
+    assert result.cut_position == keep and result.closed_by == "method" and keep in (5, 6)
+    assert result.kinds.count("thinking") == keep
+    assert result.token_ids[: keep + len(close_ids)] == thinking[:keep] + close_ids
+    assert len(result.token_ids) == keep + len(close_ids) + 5 and result.finish_reason == "length"
 
 
 class CloseAt(ThinkingPolicy):

@@ -27,6 +27,9 @@ class Words:
     def encode(self, text, add_special_tokens=False):
         return list(range(len(text.split())))
 
+    def decode(self, ids, **kwargs):
+        return " ".join("w" for _ in ids)
+
 
 class Scripted(ThinkingPolicy):
     def __init__(self, action=None, decision=None):
@@ -162,6 +165,8 @@ def test_both_loops_agree_with_every_shared_option_set(loops, name):
     for (hf_result, hf_text), (seg_result, seg_text) in zip(hf, segment):
         assert _output(seg_text, settings) == _output(hf_text, settings)
         assert seg_result.kinds == hf_result.kinds
+        assert seg_result.token_ids == hf_result.token_ids  # the same ids fed, forced text included
+        assert seg_result.forced == hf_result.forced
         for key in ("finish_reason", "closed_by", "cut_position", "cut_reason", "probe_tokens"):
             assert getattr(seg_result, key) == getattr(hf_result, key), key
         assert [(p["position"], p["decision"]) for p in seg_result.probes] == [(p["position"], p["decision"]) for p in hf_result.probes]
@@ -171,8 +176,10 @@ def test_both_loops_agree_with_every_shared_option_set(loops, name):
         assert results[0].closed_by == "model" and results[0].kinds.count("answer") > BUDGET
         assert results[1].finish_reason == "stop"
     else:  # each cut row answers exactly its budget after the forced text
-        forced = len(tokenizer.encode(CLOSE_TEXT + ("Final Answer:" if name == "close_at" else ""), add_special_tokens=False))
+        forced_text = CLOSE_TEXT + ("Final Answer:" if name == "close_at" else "")
         cut = [r for r in results if r.closed_by == "method"]
         assert len(cut) == 3 and all(r.finish_reason == "length" for r in cut)
-        assert all(r.kinds.count("answer") == forced + BUDGET for r in cut)
         assert {r.cut_reason for r in cut} == {PROBE_CUT_REASON if name == "probe_then_cut" else CLOSE_CUT_REASON}
+        for r in cut:
+            assert r.forced["text"].endswith(forced_text) and r.kinds.count("answer") == len(r.forced["ids"]) + BUDGET
+            assert r.token_ids[r.kinds.count("thinking") :][: len(r.forced["ids"])] == r.forced["ids"]

@@ -80,5 +80,5 @@ def test_two_engine_processes_give_the_same_samples_and_records_as_one(smollm2_p
     assert [s["doc_id"] for s in two] == [s["doc_id"] for s in one] == list(range(6))
     for a, b in zip(one, two):
         assert a["resps"] == b["resps"]
-        assert [_content(r) for r in a["cotbench"]["generations"]] == [_content(r) for r in b["cotbench"]["generations"]]
-    assert any(r["probes"] for s in two for r in s["cotbench"]["generations"])  # EntroCut probed: probes were sharded too
+        assert [_content(r) for r in a["doc"]["cotbench"]["generations"]] == [_content(r) for r in b["doc"]["cotbench"]["generations"]]
+    assert any(r["probes"] for s in two for r in s["doc"]["cotbench"]["generations"])  # EntroCut probed: probes were sharded too
