@@ -2,10 +2,12 @@
 # The main job, offline on a CPU:
 #  1. the embedded default model (SmolLM2-135M-Instruct): vanilla on 2 samples of every cot_*
 #     benchmark, lm-eval's table and a report — the plumbing on real data (it scores ~0);
-#  2. the synthetic testbed (built once, ~12 min on 2 cores, then cached): vanilla, an EntroCut
-#     threshold sweep and the peers on cot_arith, a report against vanilla and a leaderboard —
-#     where the trade-off (tokens saved vs accuracy lost) is visible. Synthetic: not evidence
-#     about real reasoning models.
+#  2. the synthetic testbed (built once, ~20 min on 2 idle cores, then cached; its weights' sha256
+#     is printed so a run names the model it measured): vanilla, the naive control that closes
+#     thinking at the first "Wait" (EntroCut with τ = inf), an EntroCut threshold sweep and the
+#     peers on cot_arith, a report against vanilla and a leaderboard (method, level, accuracy,
+#     tokens, token reduction) — where the trade-off is visible. Synthetic: not evidence about
+#     real reasoning models.
 # Data: COTBENCH_DATA_DIR if set; else ../shared/data when present; else the Hugging Face hub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,11 @@ $CB report "$OUT/smollm2/vanilla" -o "$OUT/smollm2/report"
 
 echo "== 2. the cot_arith testbed"
 $CB testbed build
+.venv/bin/python -c "
+import json
+from cotbench.cot_methods.training.testbed import default_testbed_dir
+info = json.loads((default_testbed_dir() / 'testbed.json').read_text())
+print(f\"testbed {default_testbed_dir().name}: weights sha256 {info['weights_sha256']} (built in {info['build_seconds']} s)\")"
 RUNS=()
 run() {  # run NAME ADAPTER EXTRA_MODEL_ARGS
   RUNS+=("$OUT/arith/$1")
@@ -33,7 +40,8 @@ run() {  # run NAME ADAPTER EXTRA_MODEL_ARGS
     --log_samples --output_path "$OUT/arith/$1" 2>&1 | grep -E "^\|"  # lm-eval's table
 }
 run vanilla vanilla ""
-for tau in 0.02 0.1 0.4; do
+run first-trigger entrocut ",threshold=inf,min_thinking_tokens=0"  # the naive control: cut at the first "Wait"
+for tau in 0.15 0.3 0.6; do  # 0.15: EntroCut's default (fallback) τ
   run "entrocut-$tau" entrocut ",threshold=$tau,min_thinking_tokens=0"
 done
 run nowait nowait ""
@@ -43,7 +51,7 @@ done
 run deer deer ""
 run dynasor dynasor ",chunk_size=32"
 run eat eat ",min_steps=3"  # the default ⌈4/α⌉ = 20 steps is more than these traces have
-$CB report "$OUT/arith/entrocut-0.1" --baseline "$OUT/arith/vanilla" -o "$OUT/arith/report"
+$CB report "$OUT/arith/entrocut-0.15" --baseline "$OUT/arith/vanilla" -o "$OUT/arith/report"
 $CB leaderboard "${RUNS[@]}" -o "$OUT/arith/leaderboard"
 cat "$OUT/arith/leaderboard/LEADERBOARD.md"
 echo "open $OUT/arith/leaderboard/index.html, $OUT/arith/report/report.html and $OUT/smollm2/report/report.html"

@@ -1,7 +1,8 @@
 """The cot_arith testbed model, end to end through the real CLI: it solves the easy level when
 it reasons fully, its traces contain the trigger word, EntroCut cuts on it and saves thinking
-tokens, and step entropy finds its redundant verification loops low-entropy. Also: the cache
-key covers the code that shapes the model (issue 12)."""
+tokens, and step entropy finds its redundant verification loops low-entropy. Then the
+properties issue 12 asks of it — that it tells entropy-gated cutting from naive cutting —
+as bands with the real adapters, and that the cache key covers the code that shapes the model."""
 
 import json
 import subprocess
@@ -16,15 +17,15 @@ SAMPLES = 60
 ENTROCUT_ARGS = "min_thinking_tokens=0,threshold=0.3"
 
 
-def evaluate(method: str, extra: str, out):
+def evaluate(method: str, extra: str, out, level: str = "easy", limit: int = SAMPLES):
     proc = subprocess.run(
         [sys.executable, "-m", "cotbench.cli", "eval", "--model", f"cotbench-{method}",
-         "--model_args", f"pretrained=arith-testbed{extra}", "--tasks", "cot_arith_easy", "--limit", str(SAMPLES),
-         "--batch_size", "16", "--apply_chat_template", "--log_samples", "--output_path", str(out)],
-        capture_output=True, text=True, timeout=900,
+         "--model_args", f"pretrained=arith-testbed{extra}", "--tasks", f"cot_arith_{level}", "--limit", str(limit),
+         "--batch_size", "32", "--apply_chat_template", "--log_samples", "--output_path", str(out)],
+        capture_output=True, text=True, timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    [path] = out.rglob("samples_cot_arith_easy_*.jsonl")
+    [path] = out.rglob(f"samples_cot_arith_{level}_*.jsonl")
     return [json.loads(line) for line in path.open()]
 
 
@@ -126,3 +127,101 @@ def test_the_default_folder_is_named_by_the_code_aware_key(monkeypatch):
     real = testbed._source_text
     monkeypatch.setattr(testbed, "_source_text", lambda entry: real(entry) + ("#" if entry.endswith("arith_traces") else ""))
     assert testbed.default_testbed_dir() != before
+
+
+# --- Issue 12 item 3: the testbed tells entropy-gated cutting from naive cutting -------------
+# Bands asserted on a fresh build at fixed seeds (greedy decoding, the first PROPERTY_SAMPLES
+# test problems of each level); the figures measured on the committed build are in the report.
+PROPERTY_SAMPLES = 60
+TESTBED_TAU = 0.15  # EntroCut's fallback τ (entrocut.FALLBACK_THRESHOLD): the default for this model
+TAU_SWEEP = (0.15, 0.3, 0.6)  # medium: EntroCut's best τ among these
+FIRST_TRIGGER = ",threshold=inf,min_thinking_tokens=0"  # cut at the first "Wait": the naive control
+NEVER_CUT = ",threshold=0,min_thinking_tokens=0"  # probe at every trigger, never cut: probe statistics
+
+
+def accuracy(samples) -> float:
+    return mean(g["correct"] for g in generations(samples))
+
+
+def total_tokens(samples) -> float:
+    return mean(g["total_tokens"] for g in generations(samples))
+
+
+def probe_points(samples) -> list[tuple[float, bool]]:
+    """(probe entropy score, probe answer correct?) at every trigger of every generation."""
+    points = []
+    for sample in samples:
+        answer = str(sample["doc"]["answer"])
+        for generation in sample["doc"]["cotbench"]["generations"]:
+            for probe in generation["probes"]:
+                points.append((probe["score"], probe["probe_text"].split("}")[0].strip() == answer))
+    return points
+
+
+@pytest.fixture(scope="module")
+def property_runs(arith_testbed, tmp_path_factory):
+    root = tmp_path_factory.mktemp("testbed_properties")
+
+    def run(name, method, extra, level):
+        return evaluate(method, extra, root / name, level=level, limit=PROPERTY_SAMPLES)
+
+    runs = {f"vanilla-{level}": run(f"vanilla-{level}", "vanilla", "", level) for level in ("easy", "medium", "hard")}
+    runs["first-medium"] = run("first-medium", "entrocut", FIRST_TRIGGER, "medium")
+    for level in ("easy", "medium"):
+        runs[f"probes-{level}"] = run(f"probes-{level}", "entrocut", NEVER_CUT, level)
+    runs["entrocut-easy"] = run("entrocut-easy", "entrocut", f",threshold={TESTBED_TAU},min_thinking_tokens=0", "easy")
+    for tau in TAU_SWEEP:
+        runs[f"entrocut-medium-{tau}"] = run(f"entrocut-medium-{tau}", "entrocut", f",threshold={tau},min_thinking_tokens=0", "medium")
+    best = max(TAU_SWEEP, key=lambda tau: accuracy(runs[f"entrocut-medium-{tau}"]))
+    runs["entrocut-medium-best"] = runs[f"entrocut-medium-{best}"]
+    budget = round(mean(g["thinking_tokens"] for g in generations(runs["entrocut-medium-best"])))
+    runs["s1-medium"] = run("s1-medium", "budget", f",thinking_budget={budget},answer_prefix=**Final Answer**\\n", "medium")
+    return runs
+
+
+def test_full_reasoning_beats_closing_at_the_first_trigger_on_medium(property_runs):
+    full, first = accuracy(property_runs["vanilla-medium"]), accuracy(property_runs["first-medium"])
+    assert full - first >= 0.15, f"vanilla {full:.2f} vs first-trigger cut {first:.2f} on medium"
+
+
+def test_entrocut_keeps_easy_accuracy_and_saves_tokens(property_runs):
+    vanilla, cut = property_runs["vanilla-easy"], property_runs["entrocut-easy"]
+    loss = accuracy(vanilla) - accuracy(cut)
+    saving = 1 - total_tokens(cut) / total_tokens(vanilla)
+    assert loss <= 0.02 and saving >= 0.30, f"easy: accuracy lost {loss:.3f}, tokens saved {saving:.2f}"
+
+
+def test_entrocuts_best_tau_beats_the_first_trigger_and_an_equal_token_budget_on_medium(property_runs):
+    best = accuracy(property_runs["entrocut-medium-best"])
+    first, s1 = accuracy(property_runs["first-medium"]), accuracy(property_runs["s1-medium"])
+    assert best > first and best > s1, f"medium: EntroCut best τ {best:.2f}, first trigger {first:.2f}, s1 same tokens {s1:.2f}"
+
+
+def test_probe_entropy_at_triggers_predicts_probe_correctness(property_runs):
+    from scipy.stats import mannwhitneyu
+
+    points = probe_points(property_runs["probes-easy"]) + probe_points(property_runs["probes-medium"])
+    right = [-score for score, ok in points if ok]
+    wrong = [-score for score, ok in points if not ok]
+    assert right and wrong, f"{len(right)} correct and {len(wrong)} wrong probe answers"
+    auroc = mannwhitneyu(right, wrong).statistic / (len(right) * len(wrong))
+    assert auroc >= 0.75, f"AUROC {auroc:.3f} over {len(points)} probes"
+
+
+def test_hard_is_solved_sometimes_with_full_reasoning(property_runs):
+    assert accuracy(property_runs["vanilla-hard"]) > 0.10
+
+
+@pytest.mark.slow
+def test_two_builds_from_one_seed_are_byte_identical(tmp_path):
+    """Reproducibility (issue 12): same config and code, same weights' bytes; another seed differs."""
+    import dataclasses
+
+    from cotbench.cot_methods.training.testbed import TestbedConfig, build_testbed, weights_sha256
+
+    small = dataclasses.replace(TestbedConfig(), steps=3, warmup_steps=1, batch_size=8, drill_batch_size=8, tokenizer_corpus=300)
+    first = weights_sha256(build_testbed(tmp_path / "a", small, log=lambda message: None))
+    again = weights_sha256(build_testbed(tmp_path / "b", small, log=lambda message: None))
+    other = weights_sha256(build_testbed(tmp_path / "c", dataclasses.replace(small, seed=1), log=lambda message: None))
+    assert first == again != other
+    assert json.loads((tmp_path / "a" / "testbed.json").read_text())["weights_sha256"] == first
