@@ -59,16 +59,26 @@ def _worker(connection, env: dict, load_kwargs: dict) -> None:
         connection.send(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
         return
     connection.send(("ready", None))
-    while True:
-        message = connection.recv()
-        if message is None:
-            return
-        prompts, params = message
-        try:
-            outputs = llm.generate(prompts, params, use_tqdm=False)
-            connection.send(("ok", [output.outputs[0] for output in outputs]))
-        except Exception as error:
-            connection.send(("error", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
+    try:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):  # the parent is gone
+                return
+            if message is None:
+                return
+            prompts, params = message
+            try:
+                outputs = llm.generate(prompts, params, use_tqdm=False)
+                connection.send(("ok", [output.outputs[0] for output in outputs]))
+            except Exception as error:
+                connection.send(("error", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
+    finally:
+        # A multiprocessing child ends with os._exit, so vLLM's own exit hooks never run: stop the
+        # engine-core process here, or it outlives the run (and holds the caller's output pipes).
+        engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if engine_core is not None:
+            engine_core.shutdown()
 
 
 class DataParallelLLM:
