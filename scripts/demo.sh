@@ -2,7 +2,7 @@
 # The main job, offline on a CPU:
 #  1. the embedded default model (SmolLM2-135M-Instruct): vanilla on 2 samples of every cot_*
 #     benchmark, lm-eval's table and a report — the plumbing on real data (it scores ~0);
-#  2. the synthetic testbed (built once, ~20 min on 2 idle cores, then cached; its weights' sha256
+#  2. the synthetic testbed (built once, ~15 min on 2 cores, then cached; its weights' sha256
 #     is printed so a run names the model it measured): vanilla, the naive control that closes
 #     thinking at the first "Wait" (EntroCut with τ = inf), an EntroCut threshold sweep and the
 #     peers on cot_arith, a report against vanilla and a leaderboard (method, level, accuracy,

@@ -1,40 +1,22 @@
 """R1-style reasoning traces for `cot_arith` problems: the testbed model's training text.
 
-The traces are built so that reflection is sometimes necessary and the model's own
-uncertainty says when (issue 12 item 3; the shape EntroCut arXiv 2601.22617, DEER
-arXiv 2504.15895 and EAT assume of real reasoning models):
+The traces imitate what makes real reasoning models overthink, with known ground truth:
 
-1. a *glance*: the problem restated in one line ("Mia has 23 apples; the changes are +17,
-   -8, +5.") with no result. A model that is stopped here must produce the answer in one
-   shot, without intermediate steps; a 4-layer model can do that for some easy problems and
-   rarely for medium/hard ones, so its answer-probe entropy here is its genuine uncertainty;
-2. "Wait, let me work it out step by step." — the first trigger — then an exact
-   verification, one operation per step ("\\n\\n" separated, the step-entropy split) in varied
-   wording, and "So the answer is N.";
-3. then 0–4 redundant re-verification loops ("Wait, let me double-check. <the same
-   equations>. Yes, the answer is N.") that repeat the exact result: the overthinking that
-   costs tokens and changes nothing;
-4. then "</think>" and "**Final Answer**\\n\\boxed{N}" (the DeepSeek-R1 habit, and the text
-   the answer probes of EntroCut/DEER/Dynasor ask for).
-
-So "close at the first trigger" answers from the glance (one shot: often wrong on medium),
-full reasoning answers from the verification, and a probe after the verification only copies
-a stated result (low entropy). Entropy-gated cutting can then keep accuracy and save the loops
-while a first-trigger cut cannot — the distinction these methods claim.
-
-On `truncate_rate` of the traces thinking is cut, as an engine does when a method cuts it,
-and the text the engine forces there (`CLOSE_TEXT` or the answer probe `PROBE_TEXT`) is
-marked in `Trace.forced` so training puts no loss on it (the model learns to answer after
-forced text, never to emit it). Where the cut lands:
-- "glance": right where the first "Wait" would come; the answer is the true one, which the
-  model can only reach in one shot (the training target of its own best guess);
-- "step": before a later "Wait" (a loop opener) or at the end of thinking; the answer is the
-  last stated one;
-- "anywhere": a random character, as a token budget (s1) cuts; the answer is the last
-  result the thinking reached ("answer is N", else "= N"), or the one-shot answer if the
-  cut falls in the glance — a cut model answers from where its thought stands.
-Earlier versions trained carry slips corrected by "Wait"; the built model never slipped at
-inference and learnt spurious corrections instead, so they are gone.
+- thinking steps separated by "\\n\\n" (the step-entropy split), one operation per step, in
+  varied wording, then "So the answer is N.";
+- on `slip_rate` of the problems whose first step is an addition with a carry, that step
+  forgets the carry (17 + 5 = 12); the chain goes on from the wrong total, states a wrong
+  answer, and a later "Wait, …" step catches the slip and redoes the chain — meant to make
+  reflection sometimes useful. Measured: the built model never slips at inference (it learns
+  its sums from the correct drills of testbed.py), so on the testbed it is not;
+- then 0–4 redundant verification loops ("Wait, let me double-check. …") that recompute the
+  same numbers and change nothing — the overthinking the methods should cut;
+- then "</think>", and the answer "**Final Answer**\\n\\boxed{N}" (the DeepSeek-R1 habit, and
+  the text the answer probes of EntroCut/DEER/Dynasor ask for);
+- on `truncate_rate` of the traces the thinking stops at a random point, as when a method
+  cuts it, with the engine's close text, and the answer is the last result the truncated
+  thinking reached (its last "answer is N", else its last complete "= N") — so a cut model
+  answers from where its thought stands, right or wrong, as real models do.
 """
 
 from __future__ import annotations
@@ -47,24 +29,17 @@ from cotbench.harness_tasks.arith import ArithProblem
 
 THINK_START = "<think>\n"
 THINK_END = "</think>"
-# Probability of each number of redundant verification loops after the verified answer.
+# Probability of each number of redundant verification loops after the final answer.
 LOOP_COUNT_WEIGHTS = (0.10, 0.25, 0.30, 0.20, 0.15)  # 0, 1, 2, 3, 4 loops
-DEFAULT_TRUNCATE_RATE = 0.3
-CUT_KINDS = ("glance", "step", "anywhere")  # drawn uniformly for a truncated trace
+DEFAULT_SLIP_RATE = 0.5  # of the problems whose first step carries
+DEFAULT_TRUNCATE_RATE = 0.15
 CLOSE_TEXT = "\n</think>\n\n"  # what the engine appends when a method cuts (EngineArgs.close_text)
-# The answer probe as DEER (vllm-deer.py) forces it; EntroCut's default adds the "{".
-PROBE_TEXT = "\n**Final Answer**\n\\boxed"
 # How a thinking the model ends itself meets "</think>": R1's "\n", or a step separator
 # followed by the close text (what the text looks like after a cut at a step boundary).
 NATURAL_ENDINGS = (("\n", 0.7), ("\n\n\n", 0.3))
 _LAST_ANSWER = re.compile(r"answer is (\d+)\.")
-_LAST_RESULT = re.compile(r"= (\d+)(?=\D)")  # a complete number (a non-digit follows)
+_LAST_RESULT = re.compile(r"= (\d+)[.,]")
 
-GLANCE_FORMS = (
-    "{name} has {start} {item}; the changes are {changes}.",
-    "{start} {item} to begin with, then {changes}.",
-)
-FIRST_WAITS = ("Wait, let me work it out step by step.", "Wait, let me compute it step by step.")
 STEP_FORMS = (
     "{name} {phrase}, so {prev} {op} {amount} = {total}.",
     "{Phrase}: {prev} {op} {amount} = {total}.",
@@ -77,32 +52,30 @@ LOOP_OPENERS = ("Wait, let me double-check.", "Wait, let me verify that.", "Wait
 class Trace:
     problem: ArithProblem
     text: str  # from after "<think>\n" to the end of the answer
+    slipped: bool
     loops: int
-    cut: str | None = None  # None (the model closed thinking itself) or one of CUT_KINDS
-    forced: tuple[tuple[int, int], ...] = ()  # character spans of text forced by the engine (no loss)
+    truncated: bool = False
 
 
-def _sign(op) -> str:
-    return "+" if op.sign > 0 else "-"
+def first_step_carries(problem: ArithProblem) -> bool:
+    op = problem.operations[0]
+    return op.sign > 0 and (problem.start % 10) + (op.amount % 10) >= 10
 
 
-def _glance(problem: ArithProblem, rng: random.Random) -> str:
-    changes = ", ".join(f"{_sign(op)}{op.amount}" for op in problem.operations)
-    return rng.choice(GLANCE_FORMS).format(name=problem.name, start=problem.start, item=problem.item, changes=changes)
-
-
-def _recap(problem: ArithProblem) -> str:
-    prev, parts = problem.start, []
-    for op, total in zip(problem.operations, problem.totals):
-        parts.append(f"{prev} {_sign(op)} {op.amount} = {total}")
+def _recap(problem: ArithProblem, totals: list[int], start: int) -> str:
+    prev, parts = start, []
+    for op, total in zip(problem.operations, totals):
+        parts.append(f"{prev} {'+' if op.sign > 0 else '-'} {op.amount} = {total}")
         prev = total
     return ", ".join(parts)
 
 
-def _verification_steps(problem: ArithProblem, rng: random.Random) -> list[str]:
-    """The exact pass: one operation per step, each with its equation."""
-    steps, prev = [], problem.start
-    for op, total in zip(problem.operations, problem.totals):
+def _forward_steps(problem: ArithProblem, rng: random.Random, first_total: int) -> tuple[list[str], list[int]]:
+    """The first pass; `first_total` differs from the true one when the first step slips."""
+    steps = [f"{problem.name} starts with {problem.start} {problem.item}."]
+    totals, prev = [], problem.start
+    for index, op in enumerate(problem.operations):
+        total = first_total if index == 0 else prev + op.sign * op.amount
         form = rng.choice(STEP_FORMS)
         steps.append(
             form.format(
@@ -110,51 +83,53 @@ def _verification_steps(problem: ArithProblem, rng: random.Random) -> list[str]:
                 phrase=op.phrase,
                 Phrase=f"{problem.name} {op.phrase}",
                 prev=prev,
-                op=_sign(op),
+                op="+" if op.sign > 0 else "-",
                 amount=op.amount,
                 total=total,
             )
         )
+        totals.append(total)
         prev = total
-    return steps
+    return steps, totals
 
 
-def answer_reached(thinking: str, one_shot: int) -> int:
-    """The answer a thinking cut here would give: its last stated answer, else its last
-    result, else (nothing computed yet) `one_shot`, the answer the model must guess at once."""
+def answer_reached(thinking: str, start: int) -> int:
+    """The answer a thinking cut here would give: its last stated answer, else its last result."""
     for pattern in (_LAST_ANSWER, _LAST_RESULT):
         found = pattern.findall(thinking)
         if found:
             return int(found[-1])
-    return one_shot
+    return start
 
 
-def _cut_text(steps: list[str], thinking: str, kind: str, rng: random.Random) -> str:
-    """The thinking up to where a cut of `kind` lands."""
-    if kind == "glance":
-        return steps[0] + "\n\n"
-    if kind == "step":
-        boundaries = [i for i in range(2, len(steps)) if steps[i].startswith(LOOP_OPENERS)] + [len(steps)]
-        return "\n\n".join(steps[: rng.choice(boundaries)]) + "\n\n"
-    return thinking[: rng.randint(len(steps[0]), len(thinking))]
-
-
-def make_trace(problem: ArithProblem, rng: random.Random, truncate_rate: float = DEFAULT_TRUNCATE_RATE) -> Trace:
-    steps = [_glance(problem, rng), rng.choice(FIRST_WAITS), *_verification_steps(problem, rng)]
-    steps.append(f"So the answer is {problem.answer}.")
+def make_trace(
+    problem: ArithProblem,
+    rng: random.Random,
+    slip_rate: float = DEFAULT_SLIP_RATE,
+    truncate_rate: float = DEFAULT_TRUNCATE_RATE,
+) -> Trace:
+    first = problem.operations[0]
+    true_first = problem.start + first.sign * first.amount
+    slipped = False
+    if first_step_carries(problem) and rng.random() < slip_rate:
+        slipped = min(problem.totals) >= 10  # the wrong chain (every total 10 less) stays >= 0
+    steps, totals = _forward_steps(problem, rng, true_first - 10 if slipped else true_first)
+    steps.append(f"So the answer is {totals[-1]}.")
+    if slipped:
+        steps.append(f"Wait, {problem.start} + {first.amount} is {true_first}, not {true_first - 10}. Let me redo it.")
+        steps.append(_recap(problem, problem.totals, problem.start) + ".")
+        steps.append(f"So the answer is {problem.answer}.")
     loops = rng.choices(range(len(LOOP_COUNT_WEIGHTS)), weights=LOOP_COUNT_WEIGHTS)[0]
     for _ in range(loops):
-        steps.append(f"{rng.choice(LOOP_OPENERS)} {_recap(problem)}. Yes, the answer is {problem.answer}.")
+        steps.append(
+            f"{rng.choice(LOOP_OPENERS)} {_recap(problem, problem.totals, problem.start)}. Yes, the answer is {problem.answer}."
+        )
     thinking = "\n\n".join(steps)
     if rng.random() < truncate_rate:
-        kind = rng.choice(CUT_KINDS)
-        cut = _cut_text(steps, thinking, kind, rng)
-        answer = answer_reached(cut, problem.answer)
-        if rng.random() < 0.5:
-            forced, after = CLOSE_TEXT, f"**Final Answer**\n\\boxed{{{answer}}}"
-        else:
-            forced, after = PROBE_TEXT, f"{{{answer}}}"
-        return Trace(problem, cut + forced + after, loops, kind, ((len(cut), len(cut) + len(forced)),))
+        cut = rng.randint(len(steps[0]), len(thinking))
+        thinking = thinking[:cut]
+        answer = answer_reached(thinking, problem.start)
+        return Trace(problem, f"{thinking}{CLOSE_TEXT}**Final Answer**\n\\boxed{{{answer}}}", slipped, loops, truncated=True)
     ending = rng.choices([e for e, _ in NATURAL_ENDINGS], weights=[w for _, w in NATURAL_ENDINGS])[0]
     text = f"{thinking}{ending}{THINK_END}\n\n**Final Answer**\n\\boxed{{{problem.answer}}}"
-    return Trace(problem, text, loops)
+    return Trace(problem, text, slipped, loops)

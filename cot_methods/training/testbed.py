@@ -3,11 +3,9 @@ overthinking R1-style model on synthetic arithmetic (see `arith_traces.py`).
 
 Why: the embedded SmolLM2-135M scores about 0 on the real benchmarks and rarely says "Wait",
 so on a CPU no method can show its trade-off. This model is small enough to train in minutes
-on two cores, solves `cot_arith` when it reasons fully, glances at the problem, says "Wait"
-before an exact step-by-step verification and before redundant re-verification loops (see
-`arith_traces.py`) — so cutting at the first "Wait" costs accuracy on medium problems while
-cutting once the answer is settled saves tokens for free, and the model's answer-probe
-entropy tells the two apart. It is a synthetic testbed, not evidence about real reasoning models.
+on two cores, solves `cot_arith` when it reasons fully, says "Wait" before redundant
+verification loops and before slip corrections — so cutting thinking saves tokens and
+sometimes costs accuracy. It is a synthetic testbed, not evidence about real reasoning models.
 
 `build_testbed` is reproducible from `TestbedConfig` (seed included): a byte-level BPE
 tokenizer trained with `tokenizers` (digits split one per token, so arithmetic is learnable),
@@ -38,7 +36,13 @@ from cotbench.harness_tasks.arith import LEVELS, evaluation_problems, generate_p
 from cotbench.harness_tasks.utils import doc_to_text_math
 
 from ..cache import cache_root
-from .arith_traces import DEFAULT_TRUNCATE_RATE, THINK_END, THINK_START, make_trace
+from .arith_traces import (
+    DEFAULT_SLIP_RATE,
+    DEFAULT_TRUNCATE_RATE,
+    THINK_END,
+    THINK_START,
+    make_trace,
+)
 
 TESTBED_ALIASES = ("arith-testbed", "testbed")
 END_OF_TURN = "<|end|>"
@@ -58,6 +62,7 @@ class TestbedConfig:
 
     seed: int = 0
     level_mix: tuple[tuple[str, float], ...] = (("easy", 0.6), ("medium", 0.3), ("hard", 0.1))
+    slip_rate: float = DEFAULT_SLIP_RATE
     truncate_rate: float = DEFAULT_TRUNCATE_RATE
     tokenizer_vocab: int = 1024  # an upper bound; the corpus saturates near 500
     tokenizer_corpus: int = 4000  # traces the tokenizer is trained on
@@ -65,19 +70,13 @@ class TestbedConfig:
     layers: int = 4
     heads: int = 4
     intermediate_size: int = 384
-    # Optimizer steps on traces; each is followed by one on arithmetic drills. 700 is the
-    # schedule that learnt the earlier traces (easy 96-98 %); 400 steps on these traces did
-    # not learn (build of 2026-11-30, 2688 s on a loaded machine: easy 4/100, medium 0/100).
-    steps: int = 700
+    steps: int = 700  # optimizer steps on traces; each is followed by one on arithmetic drills
     batch_size: int = 32
     drill_batch_size: int = 64  # drill lines of `drill_equations` equations each
     drill_equations: int = 8
     learning_rate: float = 3e-3
     warmup_steps: int = 60
     weight_decay: float = 0.01
-    # Part of the config because it changes the float reduction order, hence the weights'
-    # bytes. On a 2-core machine shared with other jobs two OpenMP threads ran 3x slower than
-    # one (measured 9 s vs 3 s per forward/backward); on an idle one, two are faster.
     threads: int = 2
 
     def key(self) -> str:
@@ -150,12 +149,12 @@ class TraceStream:
             if problem.text not in self.held_out:
                 break
         self.drawn += 1
-        return make_trace(problem, self.rng, self.config.truncate_rate)
+        return make_trace(problem, self.rng, self.config.slip_rate, self.config.truncate_rate)
 
-    def next_text(self) -> tuple[str, str, tuple[tuple[int, int], ...]]:
-        """(prompt text, completion text, forced character spans of the completion) of one fresh problem."""
+    def next_text(self) -> tuple[str, str]:
+        """(prompt text, completion text) of one fresh problem."""
         trace = self.next_trace()
-        return doc_to_text_math({"problem": trace.problem.text}), trace.text, trace.forced
+        return doc_to_text_math({"problem": trace.problem.text}), trace.text
 
     def next_drill(self) -> str:
         """A line of arithmetic facts ("17 + 9 = 26.") drawn from the same problems.
@@ -192,7 +191,7 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     )
     corpus = []
     for _ in range(config.tokenizer_corpus):
-        prompt, completion, _ = stream.next_text()
+        prompt, completion = stream.next_text()
         corpus.append(f"{prompt}\n{THINK_START}{completion}")
     tokenizer.train_from_iterator(corpus, trainer)
     # Thinking markers are single, ordinary (decoded, not skipped) tokens, as in R1-Distill.
@@ -202,31 +201,26 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     )
 
 
-def _encode_example(tokenizer, prompt: str, completion: str, forced=()) -> tuple[list[int], list[bool]]:
-    """Token ids of chat prompt + completion + end of turn, and which of them carry loss.
-
-    No loss on the prompt, nor on any token that overlaps text the engine forces (close text,
-    answer probe): the model learns to answer after forced text, never to emit it. The
-    completion is tokenised whole, as the engine tokenises forced text in context."""
+def _encode_example(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:
+    """Token ids of chat prompt + completion + end of turn, and the prompt's length."""
     prompt_ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
     )
-    encoded = tokenizer(completion + END_OF_TURN, add_special_tokens=False, return_offsets_mapping=True)
-    trained = [not any(start < f_end and f_start < end for f_start, f_end in forced) for start, end in encoded["offset_mapping"]]
-    return list(prompt_ids) + list(encoded["input_ids"]), [False] * len(prompt_ids) + trained
+    completion_ids = tokenizer.encode(completion + END_OF_TURN, add_special_tokens=False)
+    return list(prompt_ids) + completion_ids, len(prompt_ids)
 
 
-def _pad(tokenizer, chunk: list[tuple[list[int], list[bool]]]):
-    """input_ids, attention mask and labels (-100 where no loss, and on padding) of one batch."""
+def _pad(tokenizer, chunk: list[tuple[list[int], int]]):
+    """input_ids, attention mask and labels (-100 on prompt and padding) of one batch."""
     import torch
 
     width = max(len(ids) for ids, _ in chunk)
     input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id)
     labels = torch.full((len(chunk), width), -100)
     attention = torch.zeros((len(chunk), width), dtype=torch.long)
-    for row, (ids, trained) in enumerate(chunk):
+    for row, (ids, prompt_len) in enumerate(chunk):
         input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, : len(ids)] = torch.where(torch.tensor(trained), torch.tensor(ids), -100)
+        labels[row, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
         attention[row, : len(ids)] = 1
     return input_ids, attention, labels
 
@@ -239,10 +233,7 @@ def _batches(tokenizer, stream: TraceStream, config: TestbedConfig, pool_batches
         chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
         stream.rng.shuffle(chunks)
         for chunk in chunks:
-            drills = []
-            for _ in range(config.drill_batch_size):
-                ids = tokenizer.encode(stream.next_drill(), add_special_tokens=False)
-                drills.append((ids, [True] * len(ids)))
+            drills = [(tokenizer.encode(stream.next_drill(), add_special_tokens=False), 0) for _ in range(config.drill_batch_size)]
             yield _pad(tokenizer, chunk), _pad(tokenizer, drills)
 
 
@@ -317,6 +308,7 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
     try:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
+        summary["weights_sha256"] = weights_sha256(tmp)
         (tmp / "testbed.json").write_text(json.dumps(summary, indent=2) + "\n")
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -324,15 +316,14 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    summary["weights_sha256"] = weights_sha256(target)
-    (target / "testbed.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"weights sha256 {summary['weights_sha256']}")
     log(f"built {target} in {summary['build_seconds']} s ({summary['parameters']:,} parameters)")
     return target
 
 
 def weights_sha256(folder: str | Path) -> str:
-    """sha256 of the saved weights file: two builds from the same config must agree byte for byte."""
+    """sha256 of the saved weights file: two builds from the same config must agree byte for byte,
+    and a report or README figure names the model it measured by it."""
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.safetensors")):
         digest.update(path.read_bytes())
@@ -343,5 +334,5 @@ def resolve_testbed() -> Path:
     """The default testbed folder, which must have been built (`cotbench testbed build`)."""
     target = default_testbed_dir()
     if not (target / "testbed.json").is_file():
-        raise CotbenchError(f"pretrained={TESTBED_ALIASES[0]}: not built yet; run `cotbench testbed build` (about 20 minutes on 2 idle cores)")
+        raise CotbenchError(f"pretrained={TESTBED_ALIASES[0]}: not built yet; run `cotbench testbed build` (about 15 minutes on 2 cores)")
     return target
