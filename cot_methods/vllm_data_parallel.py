@@ -120,8 +120,9 @@ class DataParallelLLM:
 
         return AutoTokenizer.from_pretrained(self.load_kwargs.get("tokenizer") or self.load_kwargs["model"])
 
-    def shard(self, prompt_ids: list[list[int]]) -> list[int]:
-        """The engine of each prompt: its row's engine, else the least loaded one."""
+    def shard(self, prompt_ids: list) -> list[int]:
+        """The engine of each prompt (token ids, or a text: its characters): its row's engine,
+        else the least loaded one."""
         self.calls += 1
         engines = []
         for ids in prompt_ids:
@@ -146,7 +147,7 @@ class DataParallelLLM:
         return engines
 
     def generate(self, prompts, params, use_tqdm: bool = False):
-        engines = self.shard([prompt["prompt_token_ids"] for prompt in prompts])
+        engines = self.shard([prompt["prompt_token_ids"] if isinstance(prompt, dict) else prompt for prompt in prompts])  # ids, or a text
         positions = [[i for i, engine in enumerate(engines) if engine == rank] for rank in range(self.size)]
         for rank, indices in enumerate(positions):
             if indices:

@@ -39,6 +39,7 @@ def test_rows_stay_on_their_engine_and_new_rows_balance():
         assert dp.shard([[20, 21, 5]]) == [0]
     assert dp.load == [1, 0]
     assert dp.shard([[30], [31]]) == [1, 0]
+    assert dp.shard(["a text prompt", "a text prompt, grown"]) == [1, 1]  # text prompts: the same affinity by prefix
 
 
 def test_each_engine_gets_its_own_devices():
