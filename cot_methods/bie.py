@@ -1,7 +1,7 @@
 """ENTRA's Bidirectional Importance Estimation and redundancy score (Cai et al., arXiv 2601.07123).
 
 I(x_i) = log p(x_i | x_<i) + λ·μ_i, where μ_i is the mean attention token i receives from the
-tokens after it in the final decoder layer, averaged over heads (METHODS.md §3.1; the paper's
+tokens after it in the final decoder layer, averaged over heads (docs/METHODS.md §3.1; the paper's
 Bayes decomposition approximates the "forward influence" term this way).
 
 The last layer's attention is recomputed from its input hidden states in query chunks, so
@@ -10,7 +10,7 @@ for Llama/Qwen2/Qwen3-style attention (q/k projections, RoPE, grouped KV heads).
 
 Redundancy: the low-importance tokens are all but the top `top_fraction` (20 %) by I. Their
 entropy, normalised by its upper bound so it lies in [0, 1], is the redundancy score. The
-paper does not say which distribution (METHODS.md §3.2), so both readings are here:
+paper does not say which distribution (docs/METHODS.md §3.2), so both readings are here:
 - `type_entropy` (default): entropy of the frequency distribution of token ids among the
   low-importance tokens, over log |T_low| (all distinct). "Theoretical upper bound" reads most
   naturally as the log of a count, hence the default.

@@ -10,7 +10,7 @@ confidence is the mean (official R1 code, `avg1`, default) or geometric mean (pa
 formula, Qwen3 code) of the trial answer's max token probabilities, skipping the first token
 ('{'). Above λ = 0.95 thinking ends; otherwise "Wait" is kept and thinking continues. At
 most 10 probes (max_judge_steps); thinking is force-closed 50 tokens before
-think_ratio × max_gen_toks. Defaults from vllm-deer.py / README (see METHODS.md §5.1).
+think_ratio × max_gen_toks. Defaults from vllm-deer.py / README (see docs/METHODS.md §5.1).
 """
 
 from __future__ import annotations

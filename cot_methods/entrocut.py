@@ -6,7 +6,7 @@ H(t) = -Σ_v p(v|x≤t) log p(v|x≤t) of each probe step's next-token distribut
 (mean by default). Low entropy means the model is already confident: below τ we close
 thinking and let the model answer. The probe is discarded, so continuing is exact.
 
-What is the paper's and what is ours (see shared/research/METHODS.md §1, all [U]):
+What is the paper's and what is ours (see docs/METHODS.md §1, all [U]):
 - τ = 0.15 (DeepSeek-R1-Distill-Qwen-1.5B) and 0.225 (7B) come from summaries of the paper;
   they are the per-model defaults below, overridable with `threshold=`. For other models we
   fall back to 0.15 and record that the threshold is uncalibrated.

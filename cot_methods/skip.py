@@ -14,7 +14,7 @@ from .steps import skip_statistics
 @register_model("cotbench-skip")
 class SkipLM(CotbenchLM):
     method_name = "skip"
-    # The step-entropy paper decodes its models at T 0.6 / top-p 0.95 (METHODS.md §4.2-4.3).
+    # The step-entropy paper decodes its models at T 0.6 / top-p 0.95 (docs/METHODS.md §4.2-4.3).
     PAPER_PROTOCOL = Protocol(
         source="arXiv 2508.03346; official evaluation requests (T 0.6, top-p 0.95, 32,768 tokens)",
         decoding={"temperature": 0.6, "top_p": 0.95, "do_sample": True, "max_gen_toks": 32768},

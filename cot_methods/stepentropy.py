@@ -1,5 +1,5 @@
 """`cotbench-stepentropy`: post-hoc step-entropy pruning (arXiv 2508.03346, the paper's
-inference-time experiment; METHODS.md §4.2).
+inference-time experiment; docs/METHODS.md §4.2).
 
 1. Generate the full thinking (the engine records each token's full-vocabulary entropy and
    probability from the logits it already has — no extra pass).

@@ -13,7 +13,7 @@ summed with equal weights):
 ENTRA (arXiv 2601.07123): correctness plus `weight` × the normalised redundancy score of the
 completion (bie.py). The reward *is* the normalised entropy of the low-importance tokens,
 r = −Σ p log p / log(|T| − k), and "lower entropy = more skewed, more repetitive, more
-redundant" (seed paper text, Mechanism 2; METHODS.md §3.2), so GRPO maximises it: the default
+redundant" (seed paper text, Mechanism 2; docs/METHODS.md §3.2), so GRPO maximises it: the default
 weight is +1 and a long repetitive completion earns less than a short diverse one. (One
 summary's "optimising for lower entropy" contradicts the seed and is not followed.)
 """
