@@ -190,6 +190,8 @@ class CotbenchLM(HFLM):
     def _journal_keys(self, requests) -> list[str]:
         identity = self.describe()
         identity["engine_args"] = {k: v for k, v in identity["engine_args"].items() if k != "journal"}
+        if isinstance(identity.get("backend"), dict):  # where a request ran is not what it asked: a rerun on other servers resumes
+            identity["backend"] = {k: v for k, v in identity["backend"].items() if k != "base_url"}
         seen: dict[str, int] = {}
         keys = []
         for request in requests:

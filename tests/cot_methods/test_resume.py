@@ -44,3 +44,20 @@ def test_killed_run_resumes_without_recomputing(tmp_path, smollm2_path):
     other = subprocess.run(command(journal, tmp_path / "third", "entrocut", ",threshold=0.5"), capture_output=True, text=True, timeout=600)
     assert other.returncode == 0 and "restored" not in other.stderr
     assert len(lines(journal)) == 8  # EntroCut's generations are its own
+
+
+def test_a_rerun_on_other_servers_resumes_from_the_journal():
+    """The journal key names what was asked (adapter, arguments, prompt, kwargs, repeat), not
+    which servers answered: a run restarted with a different base_url list reuses its records."""
+    from types import SimpleNamespace
+
+    from cotbench.cot_methods.base import CotbenchLM
+
+    def adapter(base_url):
+        describe = {"method": "entrocut", "engine_args": {"journal": "j.jsonl"}, "backend": {"name": "openai", "base_url": base_url}}
+        return SimpleNamespace(describe=lambda: describe)
+
+    requests = [SimpleNamespace(args=("prompt", {"max_gen_toks": 8}))] * 2
+    first = CotbenchLM._journal_keys(adapter("http://a/v1|http://b/v1"), requests)
+    assert first == CotbenchLM._journal_keys(adapter("http://c/v1"), requests)
+    assert first[0] != first[1]  # repeats of one request stay apart
