@@ -18,9 +18,9 @@ The rules (documented once, here):
   gives for (the recent tail + the forced text), as the official DEER, Dynasor, s1 and
   step-entropy code append text and re-tokenise it. Where those differ from (the ids fed + the
   forced text encoded alone) — "19.\n" + "\n</think>" is "19", ".\n\n", "</think>" — the row
-  rolls back to the first differing id. Tokens rolled back at a close are counted with the
-  forced text (answer tokens), and `cut_position` is the thinking that stays; a probe's roll
-  back is undone with the probe. Only generated ids roll back, never the prompt's.
+  rolls back to the first differing id. A close keeps the thinking count (`cut_position` is
+  what the method decided at, e.g. s1's budget B): the forced text counts as the ids it adds
+  beyond those rolled back; a probe's roll back is undone with the probe. Only generated ids roll back, never the prompt's.
 """
 
 from __future__ import annotations
@@ -196,10 +196,11 @@ class Row:
         rolled_back = decode(tokenizer, self.token_ids[keep:])
         forced = Forced(rolled_back + text, ids, len(self.token_ids) - keep, rolled_back)
         del self.token_ids[keep:]
-        self.thinking_tokens -= forced.rollback  # closes happen while thinking: only thinking ids roll back
+        added = len(ids) - forced.rollback  # closes happen while thinking: only thinking ids roll back
+        self.thinking_tokens += min(0, added)  # fewer ids than rolled back: the thinking shrinks
         self.closed_by, self.cut_position, self.cut_reason = "method", self.thinking_tokens, reason
         self.forced = {"ids": list(ids), "rollback": forced.rollback, "text": forced.text}
-        self.answer_tokens += len(forced.ids)
+        self.answer_tokens += max(0, added)
         self.answer_start = self.answer_tokens
         self.phase = ANSWER
         if final_text is not None:

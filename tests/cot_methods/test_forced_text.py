@@ -129,7 +129,8 @@ def test_the_hf_engine_feeds_the_joint_ids_and_its_cache_is_a_fresh_forwards(tin
     result = engine.run([prompt], settings, SpaceThenClose(space))[0]
     assert result.token_ids[: len(joint)] == joint  # the tokenizer's ids for the whole text
     assert result.forced == {"ids": joint, "rollback": 1, "text": " " + close}
-    assert result.kinds.count("thinking") == 0 and result.cut_position == 0  # the " " went with the close
+    assert result.kinds.count("thinking") == 1 and result.cut_position == 1  # the thinking count is kept
+    assert len(result.kinds) == len(result.token_ids)
     answer = len(joint)  # the first token the model wrote after the close, from the rolled-back cache
     with torch.no_grad():
         fresh = torch.softmax(model(torch.tensor([prompt + joint])).logits[0, -1].float(), dim=-1)

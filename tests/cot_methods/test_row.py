@@ -181,5 +181,6 @@ def test_both_loops_agree_with_every_shared_option_set(loops, name):
         assert len(cut) == 3 and all(r.finish_reason == "length" for r in cut)
         assert {r.cut_reason for r in cut} == {PROBE_CUT_REASON if name == "probe_then_cut" else CLOSE_CUT_REASON}
         for r in cut:
-            assert r.forced["text"].endswith(forced_text) and r.kinds.count("answer") == len(r.forced["ids"]) + BUDGET
-            assert r.token_ids[r.kinds.count("thinking") :][: len(r.forced["ids"])] == r.forced["ids"]
+            added = len(r.forced["ids"]) - r.forced["rollback"]
+            assert r.forced["text"].endswith(forced_text) and r.kinds.count("answer") == added + BUDGET
+            assert r.token_ids[r.cut_position - r.forced["rollback"] :][: len(r.forced["ids"])] == r.forced["ids"]
