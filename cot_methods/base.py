@@ -127,6 +127,9 @@ class CotbenchLM(HFLM):
             "protocol": self.protocol,
             "protocol_source": self.protocol_settings.source,
             "protocol_decoding": dict(self.protocol_settings.decoding),
+            # Whether the chat template knows the end-of-thinking marker: a model that never
+            # thinks has no thinking left open (the grader's acc_closed reads this).
+            "model_thinks": getattr(self, "model_thinks", True),
         }
 
     # -- lm-eval hooks ------------------------------------------------------------------

@@ -74,6 +74,9 @@ def _results(doc: dict, results: list, grade) -> dict:
         think_end = record.think_end or DEFAULT_THINK_END
         verdict = grade(str(response), doc, think_end, extraction)
         _thinking, _answer, closed = split_reasoning(str(response), think_end)
+        # A model whose template has no thinking (our adapters record it) never leaves thinking
+        # open; for other models the marker must be there.
+        closed = closed or record.adapter.get("model_thinks") is False
         records.append(record.graded(verdict.extracted, verdict.correct, verdict.reason, closed, verdict.extracted_by))
         if grade is _grade_math:
             _grade_probe_answers(records[-1], doc["answer"])

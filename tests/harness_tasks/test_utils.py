@@ -105,3 +105,16 @@ def test_answer_probes_are_graded_with_their_entropy_for_the_auroc():
     assert [p.get("answer_correct") for p in logged] == [True, False, None]
     assert logged[0]["entropy"] == pytest.approx(0.2) and logged[1]["entropy"] == pytest.approx(2.0)
     assert "entropy" not in logged[2]
+
+
+def test_a_model_that_never_thinks_is_not_counted_as_unclosed():
+    """acc_closed counts unclosed *thinking* wrong; a model without a thinking template (the
+    adapter records model_thinks=False) answers directly and keeps its accuracy."""
+    record = GenerationRecord(thinking_tokens=0, answer_tokens=4, probe_tokens=0, total_tokens=4,
+                              adapter={"method": "vanilla", "model_thinks": False})
+    out = process_results_math({"id": "n", "answer": "6"}, [[GenerationText("\\boxed{6}", record)]])
+    assert out["acc"] == 1.0 and out["acc_closed"] == 1.0
+    thinking = GenerationRecord(thinking_tokens=4, answer_tokens=0, probe_tokens=0, total_tokens=4,
+                                adapter={"method": "vanilla", "model_thinks": True})
+    out = process_results_math({"id": "t", "answer": "6"}, [[GenerationText("so \\boxed{6} wait", thinking)]])
+    assert out["acc"] == 1.0 and out["acc_closed"] == 0.0
