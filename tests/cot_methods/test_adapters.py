@@ -15,6 +15,9 @@ from cotbench.cot_methods.nowait import NOWAIT_KEYWORDS, NoWaitLM
 from cotbench.cot_methods.vanilla import VanillaLM
 from cotbench.errors import CotbenchError
 
+# Every test here runs the real SmolLM2-135M in-process (minutes on 2 cores): the slow lane.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = [
     "Janet has 16 eggs. She eats 3 and bakes with 4. How many are left? Please reason step by step.",
     "A robe takes 2 bolts of blue fiber and half that much white fiber. How many bolts in total?",

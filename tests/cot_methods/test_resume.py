@@ -1,3 +1,5 @@
+import pytest
+
 """A real run killed mid-way resumes from its journal: no finished sample lost or recomputed,
 and a different adapter or argument never reuses another's answers."""
 
@@ -19,6 +21,7 @@ def lines(path):
     return path.read_text().splitlines() if path.exists() else []
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_recomputing(tmp_path, smollm2_path):
     journal = tmp_path / "journal.jsonl"
     proc = subprocess.Popen(command(journal, tmp_path / "first"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -146,6 +146,7 @@ def test_bad_backend_and_missing_url_are_one_line_errors():
     assert proc.returncode == 2 and "top_k=0 is invalid" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_retried_then_one_line_error(smollm2_path):
     from cotbench.cot_methods.openai_backend import OpenAICompletionsBackend
     from cotbench.cot_methods.segment_loop import SegmentRequest

@@ -91,6 +91,7 @@ METHOD_ARGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", sorted(METHOD_ARGS))
 def test_every_method_runs_through_the_cli_with_its_trace(method, tmp_path, smollm2_path):
     model_args = ",".join(filter(None, ["pretrained=smollm2-135m", METHOD_ARGS[method]]))
@@ -121,6 +122,7 @@ def test_every_method_runs_through_the_cli_with_its_trace(method, tmp_path, smol
         assert all(0 <= r["redundancy_score"] <= 1 and "mean_importance" in r["bie"] for r in records)
 
 
+@pytest.mark.slow
 def test_repeats_give_avg_at_k_and_pass_at_k(tmp_path, smollm2_path):
     from cotbench.harness_tasks import TASKS_DIR
 

@@ -3,9 +3,12 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "grpo_smollm2.py"
 
 
+@pytest.mark.slow
 def test_grpo_runs_with_our_rewards(tmp_path, smollm2_path):
     spec = importlib.util.spec_from_file_location("grpo_example", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
