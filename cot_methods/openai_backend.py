@@ -45,6 +45,31 @@ def split_base_urls(base_url: str | list[str] | tuple[str, ...]) -> list[str]:
     return urls
 
 
+# The completions API takes at most 4 stop strings (OpenAI's limit; vLLM's server enforces it).
+# DEER's official probe stops are 10 (vllm-deer.py, offline vLLM has no limit), so a longer list is
+# applied to the returned text here.
+MAX_SERVER_STOPS = 4
+
+
+def apply_stops(segment: Segment, stops) -> Segment:
+    """Cut a segment at the first stop string it contains, as the server would have: the text
+    before the match, and the tokens up to the one that completes it (the earliest end wins, so
+    "}\n" stops before "}\n\n" could). Unchanged when none occurs."""
+    ends = [(segment.text.find(stop) + len(stop), stop) for stop in stops if stop in segment.text]
+    if not ends:
+        return segment
+    end, stop = min(ends)
+    kept, length = 0, 0
+    while kept < len(segment.token_texts) and length < end:
+        length += len(segment.token_texts[kept])
+        kept += 1
+    if not segment.token_texts:  # no per-token texts: the count is the text's
+        kept = -1
+    ids = segment.token_ids[:kept] if segment.token_ids is not None and kept >= 0 else segment.token_ids
+    return Segment(segment.text[: end - len(stop)], kept, "stop", stop, segment.top_logprobs[: max(kept, 0)],
+                   segment.token_texts[: max(kept, 0)], ids)
+
+
 class OpenAICompletionsBackend:
     def __init__(self, base_url: str | list[str], model: str, api_key: str | None = None, concurrency: int = 8,
                  timeout_s: float = 600.0, retries: int = 5, backoff_s: float = 1.0, session=None,
@@ -78,8 +103,8 @@ class OpenAICompletionsBackend:
         for name, off in (("top_k", 0), ("min_p", 0.0), ("presence_penalty", 0.0), ("repetition_penalty", 1.0)):
             if getattr(request, name) != off:
                 body[name] = getattr(request, name)
-        if request.stop:
-            body["stop"] = list(request.stop)
+        if request.stop and len(request.stop) <= MAX_SERVER_STOPS:
+            body["stop"] = list(request.stop)  # more than a server takes: applied here (parse)
         if request.top_logprobs:
             body["logprobs"] = request.top_logprobs
         if self.send_ids:
@@ -157,7 +182,10 @@ class OpenAICompletionsBackend:
         top = [sorted(position.values(), reverse=True) for position in (logprobs.get("top_logprobs") or []) if position]
         tokens = (data.get("usage") or {}).get("completion_tokens")  # includes a matched stop string's tokens
         ids = choice.get("token_ids") if self.send_ids and isinstance(choice.get("token_ids"), list) else None
-        return Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []), ids)
+        segment = Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []), ids)
+        if request.stop and len(request.stop) > MAX_SERVER_STOPS:
+            segment = apply_stops(segment, request.stop)
+        return segment
 
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
         bodies = [self.payload(r) for r in requests]
