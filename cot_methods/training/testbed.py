@@ -93,7 +93,9 @@ MODEL_SOURCES = (
     "cotbench.harness_tasks.arith",
     "cotbench.harness_tasks.utils:doc_to_text_math",
 )
-# Libraries whose version changes the trained bytes (numerics, tokenizer training).
+# Libraries that train the model: their versions are recorded in testbed.json, not keyed. The same
+# model must load in every venv (vLLM's pins older transformers), and the weights' sha256 says whether
+# a build on other library versions gave other bytes.
 MODEL_LIBRARIES = ("torch", "transformers", "tokenizers")
 
 
@@ -107,18 +109,24 @@ def _source_text(entry: str) -> str:
 
 
 def code_digest(sources: tuple[str, ...] | None = None) -> str:
-    """sha256 over the sources that shape the model and the versions of the libraries that train it."""
-    from importlib.metadata import PackageNotFoundError, version
-
+    """sha256 over the sources that shape the model."""
     digest = hashlib.sha256()
     for entry in MODEL_SOURCES if sources is None else sources:
         digest.update(f"{entry}\0{_source_text(entry)}\0".encode())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries that trained a build (recorded in testbed.json)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
     for library in MODEL_LIBRARIES:
         try:
-            digest.update(f"{library}=={version(library)}\0".encode())
+            found[library] = version(library)
         except PackageNotFoundError:
-            digest.update(f"{library} missing\0".encode())
-    return digest.hexdigest()
+            found[library] = "missing"
+    return found
 
 
 def testbed_key(config: TestbedConfig = TestbedConfig()) -> str:
@@ -303,6 +311,7 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
         "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "build_seconds": round(time.time() - started, 1),
         "torch": torch.__version__,
+        "libraries": library_versions(),
     }
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     try:
