@@ -61,16 +61,12 @@ class DynasorArgs:
 
 
 def answer_from_probe(text: str) -> str:
-    """Text up to the first unmatched closing brace (the end of the boxed answer)."""
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            if depth == 0:
-                return text[:i].strip()
-            depth -= 1
-    return ""  # the box never closed within the probe: no answer
+    """Text up to the first unmatched closing brace (the end of the boxed answer); "" when the
+    box never closed within the probe (no answer). Imported here, as in `same_answer`: the grader
+    loads math-verify, which a run that never probes does not need."""
+    from cotbench.harness_tasks.grading import text_before_unmatched_brace
+
+    return text_before_unmatched_brace(text) or ""
 
 
 def is_certain(text: str) -> bool:

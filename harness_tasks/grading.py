@@ -287,13 +287,19 @@ def probe_answer(probe_text: str) -> str | None:
     box is its answer at that point of the thinking (Dynasor's `obtain_answer` reads it the same
     way). None when the probe never closed the box (a truncated answer is not an answer)."""
     text = probe_text[1:] if probe_text.startswith("{") else probe_text
+    return text_before_unmatched_brace(text) or None
+
+
+def text_before_unmatched_brace(text: str) -> str | None:
+    """`text` up to its first unmatched "}" (stripped): the end of a box the text was written
+    inside. None when no brace closes it."""
     depth = 0
     for i, ch in enumerate(text):
         if ch == "{":
             depth += 1
         elif ch == "}":
             if depth == 0:
-                return text[:i].strip() or None
+                return text[:i].strip()
             depth -= 1
     return None
 
