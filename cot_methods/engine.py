@@ -137,7 +137,10 @@ class ThinkingEngine:
 
         think_end_id = self._single_token_id(settings.think_end)
         warpers = sampling_warpers(settings)
-        wants_recent = "recent_ids" in inspect.signature(policy.mask_logits).parameters  # older policies take logits only
+        # Only a policy that masks pays for it (two logits copies per step); only one that reads
+        # recent ids gets them built (test policies may take logits only).
+        masks = type(policy).mask_logits is not ThinkingPolicy.mask_logits
+        wants_recent = masks and "recent_ids" in inspect.signature(policy.mask_logits).parameters
         rows = []
         for i, prompt in enumerate(prompts):
             row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt), prompt_ids=list(prompt),
@@ -178,7 +181,7 @@ class ThinkingEngine:
             )
             cache = out.past_key_values
             logits = out.logits[:, -1, :]
-            if any(r.phase == THINKING and r.probe_spec is None for r in active):
+            if masks and any(r.phase == THINKING and r.probe_spec is None for r in active):
                 thinking = torch.tensor([r.phase == THINKING and r.probe_spec is None for r in active])
                 context = {}
                 if wants_recent:
