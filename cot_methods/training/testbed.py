@@ -3,14 +3,16 @@ overthinking R1-style model on synthetic arithmetic (see `arith_traces.py`).
 
 Why: the embedded SmolLM2-135M scores about 0 on the real benchmarks and rarely says "Wait",
 so on a CPU no method can show its trade-off. This model is small enough to train in minutes
-on two cores, solves `cot_arith` when it reasons fully, says "Wait" before redundant
-verification loops and before slip corrections — so cutting thinking saves tokens and
-sometimes costs accuracy. It is a synthetic testbed, not evidence about real reasoning models.
+on two cores, solves `cot_arith` when it reasons fully, and says "Wait" both in the middle of
+a solution (a check after a carrying step, with operations still to go) and after the answer is
+settled (redundant loops) — so cutting at the first "Wait" costs accuracy, cutting at a loop
+saves tokens for free, and the model's answer-probe entropy tells the two apart (issue 12).
+It is a synthetic testbed, not evidence about real reasoning models.
 
 `build_testbed` is reproducible from `TestbedConfig` (seed included): a byte-level BPE
 tokenizer trained with `tokenizers` (digits split one per token, so arithmetic is learnable),
-a `LlamaForCausalLM` trained with AdamW on prompt-masked traces interleaved with arithmetic
-drills, saved as a normal
+a `LlamaForCausalLM` trained with AdamW on traces interleaved with arithmetic drills (no loss
+on the prompt nor on text the engine forces after a cut), saved as a normal
 transformers folder (with a chat template that opens thinking with "<think>\\n", as
 DeepSeek-R1-Distill's does) under the cache, keyed by the config AND the source of every
 module that shapes the model (`MODEL_SOURCES`), so a code change rebuilds instead of silently
@@ -36,13 +38,7 @@ from cotbench.harness_tasks.arith import LEVELS, evaluation_problems, generate_p
 from cotbench.harness_tasks.utils import doc_to_text_math
 
 from ..cache import cache_root
-from .arith_traces import (
-    DEFAULT_SLIP_RATE,
-    DEFAULT_TRUNCATE_RATE,
-    THINK_END,
-    THINK_START,
-    make_trace,
-)
+from .arith_traces import DEFAULT_TRUNCATE_RATE, THINK_END, THINK_START, make_trace
 
 TESTBED_ALIASES = ("arith-testbed", "testbed")
 END_OF_TURN = "<|end|>"
@@ -62,7 +58,6 @@ class TestbedConfig:
 
     seed: int = 0
     level_mix: tuple[tuple[str, float], ...] = (("easy", 0.6), ("medium", 0.3), ("hard", 0.1))
-    slip_rate: float = DEFAULT_SLIP_RATE
     truncate_rate: float = DEFAULT_TRUNCATE_RATE
     tokenizer_vocab: int = 1024  # an upper bound; the corpus saturates near 500
     tokenizer_corpus: int = 4000  # traces the tokenizer is trained on
@@ -157,12 +152,12 @@ class TraceStream:
             if problem.text not in self.held_out:
                 break
         self.drawn += 1
-        return make_trace(problem, self.rng, self.config.slip_rate, self.config.truncate_rate)
+        return make_trace(problem, self.rng, self.config.truncate_rate)
 
-    def next_text(self) -> tuple[str, str]:
-        """(prompt text, completion text) of one fresh problem."""
+    def next_text(self) -> tuple[str, str, tuple[tuple[int, int], ...]]:
+        """(prompt text, completion text, forced character spans of the completion) of one fresh problem."""
         trace = self.next_trace()
-        return doc_to_text_math({"problem": trace.problem.text}), trace.text
+        return doc_to_text_math({"problem": trace.problem.text}), trace.text, trace.forced
 
     def next_drill(self) -> str:
         """A line of arithmetic facts ("17 + 9 = 26.") drawn from the same problems.
@@ -199,7 +194,7 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     )
     corpus = []
     for _ in range(config.tokenizer_corpus):
-        prompt, completion = stream.next_text()
+        prompt, completion, _ = stream.next_text()
         corpus.append(f"{prompt}\n{THINK_START}{completion}")
     tokenizer.train_from_iterator(corpus, trainer)
     # Thinking markers are single, ordinary (decoded, not skipped) tokens, as in R1-Distill.
@@ -209,26 +204,31 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     )
 
 
-def _encode_example(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:
-    """Token ids of chat prompt + completion + end of turn, and the prompt's length."""
+def _encode_example(tokenizer, prompt: str, completion: str, forced=()) -> tuple[list[int], list[bool]]:
+    """Token ids of chat prompt + completion + end of turn, and which of them carry loss.
+
+    No loss on the prompt, nor on any token that overlaps text the engine forces (close text,
+    answer probe): the model learns to answer after forced text, never to emit it. The
+    completion is tokenised whole, as the engine tokenises forced text in context."""
     prompt_ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
     )
-    completion_ids = tokenizer.encode(completion + END_OF_TURN, add_special_tokens=False)
-    return list(prompt_ids) + completion_ids, len(prompt_ids)
+    encoded = tokenizer(completion + END_OF_TURN, add_special_tokens=False, return_offsets_mapping=True)
+    trained = [not any(start < f_end and f_start < end for f_start, f_end in forced) for start, end in encoded["offset_mapping"]]
+    return list(prompt_ids) + list(encoded["input_ids"]), [False] * len(prompt_ids) + trained
 
 
-def _pad(tokenizer, chunk: list[tuple[list[int], int]]):
-    """input_ids, attention mask and labels (-100 on prompt and padding) of one batch."""
+def _pad(tokenizer, chunk: list[tuple[list[int], list[bool]]]):
+    """input_ids, attention mask and labels (-100 where no loss, and on padding) of one batch."""
     import torch
 
     width = max(len(ids) for ids, _ in chunk)
     input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id)
     labels = torch.full((len(chunk), width), -100)
     attention = torch.zeros((len(chunk), width), dtype=torch.long)
-    for row, (ids, prompt_len) in enumerate(chunk):
+    for row, (ids, trained) in enumerate(chunk):
         input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
+        labels[row, : len(ids)] = torch.where(torch.tensor(trained), torch.tensor(ids), -100)
         attention[row, : len(ids)] = 1
     return input_ids, attention, labels
 
@@ -241,7 +241,10 @@ def _batches(tokenizer, stream: TraceStream, config: TestbedConfig, pool_batches
         chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
         stream.rng.shuffle(chunks)
         for chunk in chunks:
-            drills = [(tokenizer.encode(stream.next_drill(), add_special_tokens=False), 0) for _ in range(config.drill_batch_size)]
+            drills = []
+            for _ in range(config.drill_batch_size):
+                ids = tokenizer.encode(stream.next_drill(), add_special_tokens=False)
+                drills.append((ids, [True] * len(ids)))
             yield _pad(tokenizer, chunk), _pad(tokenizer, drills)
 
 

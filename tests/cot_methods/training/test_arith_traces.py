@@ -1,12 +1,27 @@
-"""The testbed's training traces: R1 format, slips that a later "Wait" corrects, redundant loops."""
+"""The testbed's training traces: R1 format, a number-free "Wait" caution after each carrying step
+(before the answer exists), redundant loops that compute nothing after it, and cuts that answer
+after the engine's forced text: the truth once it is written, else a guess."""
 
 import random
 
-from cotbench.cot_methods.training.arith_traces import CLOSE_TEXT, LOOP_OPENERS, THINK_END, answer_reached, first_step_carries, make_trace
-from cotbench.harness_tasks.arith import generate_problems
+from cotbench.cot_methods.training.arith_traces import (
+    CLOSE_TEXT,
+    GUESS_SPREAD,
+    LOOP_OPENERS,
+    PROBE_TEXTS,
+    THINK_END,
+    answer_after_cut,
+    carries,
+    make_trace,
+)
+from cotbench.harness_tasks.arith import Operation, generate_problems
 from cotbench.harness_tasks.grading import grade_math, split_reasoning
 
 PROBLEMS = generate_problems("easy", 400, 3) + generate_problems("hard", 200, 3)
+
+
+def thinking_steps(trace) -> list[str]:
+    return trace.text.split(THINK_END)[0].strip().split("\n\n")
 
 
 def test_every_trace_is_graded_correct_and_well_formed():
@@ -19,37 +34,70 @@ def test_every_trace_is_graded_correct_and_well_formed():
         steps = thinking.strip().split("\n\n")
         assert steps[0] == f"{problem.name} starts with {problem.start} {problem.item}."
         assert sum(step.startswith(LOOP_OPENERS) for step in steps) == trace.loops
+        assert not trace.forced and trace.cut is None
 
 
-def test_slips_only_on_carries_and_are_corrected_after_a_wait():
+def test_carry_and_borrow():
+    assert carries(17, Operation(1, 5, "")) and not carries(12, Operation(1, 5, ""))
+    assert carries(31, Operation(-1, 5, "")) and not carries(36, Operation(-1, 5, ""))
+
+
+def test_a_caution_follows_each_carrying_step_and_comes_before_the_answer():
     rng = random.Random(1)
-    traces = [make_trace(p, rng, slip_rate=1.0, truncate_rate=0.0) for p in PROBLEMS]
-    slipped = [t for t in traces if t.slipped]
-    assert slipped and all(first_step_carries(t.problem) for t in slipped)
-    for trace in slipped:
-        steps = trace.text.split(THINK_END)[0].strip().split("\n\n")
-        wrong_answer = trace.problem.answer - 10
-        assert f"So the answer is {wrong_answer}." in steps
-        correction = steps[steps.index(f"So the answer is {wrong_answer}.") + 1]
-        assert correction.startswith("Wait,") and f"not {trace.problem.totals[0] - 10}" in correction
-    no_slip = [make_trace(p, random.Random(2), slip_rate=0.0) for p in PROBLEMS]
-    assert not any(t.slipped for t in no_slip)
+    for problem in PROBLEMS:
+        trace = make_trace(problem, rng, truncate_rate=0.0)
+        steps = thinking_steps(trace)
+        answer_at = steps.index(f"So the answer is {problem.answer}.")
+        cautions = [i for i, step in enumerate(steps) if step.startswith("Wait, that step")]
+        prevs = [problem.start, *problem.totals[:-1]]
+        expected = sum(carries(prev, op) for prev, op in zip(prevs, problem.operations))
+        assert len(cautions) == trace.cautions == expected
+        assert all(i < answer_at and not any(c.isdigit() for c in steps[i]) for i in cautions)
+    # on medium most traces say "Wait" mid-solution, with operations still to go: a cut there must guess
+    mid_solution = 0
+    for problem in generate_problems("medium", 200, 4):
+        steps = thinking_steps(make_trace(problem, rng, 0.0))
+        mid_solution += any(s.startswith("Wait, that") and not steps[i + 1].startswith("So the answer") for i, s in enumerate(steps))
+    assert mid_solution > 120
 
 
-def test_loop_counts_vary():
+def test_loops_restate_the_problem_and_the_answer_and_counts_vary():
     rng = random.Random(3)
-    counts = {make_trace(p, rng).loops for p in PROBLEMS}
-    assert counts == {0, 1, 2, 3, 4}
+    traces = [make_trace(p, rng, truncate_rate=0.0) for p in PROBLEMS]
+    assert {t.loops for t in traces} == {0, 1, 2, 3, 4}
+    for trace in traces:
+        loops = [s for s in thinking_steps(trace) if s.startswith(LOOP_OPENERS)]
+        phrases = ", ".join(op.phrase for op in trace.problem.operations[:-1])
+        assert all(f"{trace.problem.start} {trace.problem.item}, then {phrases} and " in loop for loop in loops)
+        assert all(loop.endswith(f". Yes, the answer is {trace.problem.answer}.") and "=" not in loop for loop in loops)
 
 
-def test_truncated_traces_answer_from_where_the_thought_stands():
+def test_cuts_answer_after_untrained_forced_text_the_truth_once_written_else_a_guess():
     rng = random.Random(4)
-    truncated = [t for t in (make_trace(p, rng, truncate_rate=0.5) for p in PROBLEMS) if t.truncated]
-    assert len(truncated) > len(PROBLEMS) // 4
-    for trace in truncated:
-        thinking, answer = trace.text.split(CLOSE_TEXT)
-        assert answer == f"**Final Answer**\n\\boxed{{{answer_reached(thinking, trace.problem.start)}}}"
-    assert any(not grade_math(t.text, str(t.problem.answer)).correct for t in truncated)  # early cuts cost accuracy
-    assert answer_reached("A starts with 4.\n\nA gets 3 more: 4 + 3 = 7.\n\nSo the answer is 7.\n\nWait, 4 + 3 = 7, 7 + 1", 4) == 7
-    assert answer_reached("A starts with 4.\n\nA gets 3 more: 4 + 3 = 7.\n\nA gets 2 more: 7 + 2 = 9", 4) == 7
-    assert answer_reached("A starts with 4.\n\nA gets", 4) == 4
+    cut = [t for t in (make_trace(p, rng, truncate_rate=0.5) for p in PROBLEMS) if t.cut]
+    assert len(cut) > len(PROBLEMS) // 4 and {t.cut for t in cut} == {"trigger", "anywhere"}
+    guesses = []
+    for trace in cut:
+        [(start, end)] = trace.forced
+        forced = trace.text[start:end]
+        assert forced in (CLOSE_TEXT, *PROBE_TEXTS) and THINK_END not in trace.text[:start]
+        answer = trace.text[end:] if forced == CLOSE_TEXT else "\\boxed{" + trace.text[end:].removeprefix("{")
+        last = f" {trace.problem.operations[-1].amount} = {trace.problem.answer}"
+        if any(last in step and step.endswith(".") for step in trace.text[:start].split("\n\n")):  # last step written whole
+            assert grade_math(answer, str(trace.problem.answer)).correct
+        elif f"= {trace.problem.answer}" not in trace.text[:start]:
+            guesses.append(grade_math(answer, str(trace.problem.answer)).correct)
+    assert len(guesses) > 50 and sum(guesses) < len(guesses) / 3  # a cut before the answer mostly costs it
+    at_trigger = [t for t in cut if t.cut == "trigger"]  # where a "Wait" would come: after a whole step
+    assert all(t.text[: t.forced[0][0]].endswith(".\n\n") for t in at_trigger)
+
+
+def test_answer_after_cut():
+    steps = ["A starts with 4.", "A gets 3 more: 4 + 3 = 7.", "A gets 2 more: 7 + 2 = 9.", "So the answer is 9."]
+    problem = generate_problems("easy", 1, 0)[0]  # its numbers are not the steps'; only positions matter
+    assert answer_after_cut(problem, steps, [1, 2], len("\n\n".join(steps)), random.Random(0)) == problem.answer
+    assert answer_after_cut(problem, steps, [1, 2], len("\n\n".join(steps[:3])), random.Random(0)) == problem.answer
+    early = {answer_after_cut(problem, steps, [1, 2], len(steps[0]), random.Random(i)) for i in range(50)}
+    assert len(early) > 5 and all(abs(value - problem.start) <= GUESS_SPREAD or value == 0 for value in early)
+    middle = {answer_after_cut(problem, steps, [1, 2], len("\n\n".join(steps[:2])), random.Random(i)) for i in range(50)}
+    assert all(abs(value - problem.totals[0]) <= GUESS_SPREAD or value == 0 for value in middle)
