@@ -45,9 +45,9 @@ from cotbench.harness_tasks.arith import ArithProblem, Operation
 
 THINK_START = "<think>\n"
 THINK_END = "</think>"
-# Probability of each number of redundant loops after the answer. Greedy decoding follows the
-# most likely continuation, so after 0, 1 and 2 loops another is likelier than stopping
-# (0.95, 0.84, 0.63) and after 3 it is not (0.4): the built model loops three times.
+# Probability of each number of redundant loops after the answer. After 0, 1 and 2 loops another
+# is likelier than stopping (0.95, 0.84, 0.63) and after 3 it is not (0.4), so a model that learns
+# these odds and decodes greedily loops three times (sampled, it loops 0–4 times).
 LOOP_COUNT_WEIGHTS = (0.05, 0.15, 0.30, 0.30, 0.20)  # 0, 1, 2, 3, 4 loops
 DEFAULT_TRUNCATE_RATE = 0.2
 GUESS_SPREAD = 9  # a cut before the answer is written answers the last total ± up to this
@@ -69,7 +69,10 @@ STEP_FORMS = (
     "Then {name} {phrase}, which gives {prev} {op} {amount} = {total}.",
 )
 CAUTION_FORM = "Wait, that step {verb} a ten, so let me be careful."
-LOOP_OPENERS = ("Wait, let me double-check.", "Wait, let me verify that.", "Wait, let me check again.")
+# One opener: a loop's only uncertainty is whether it comes, as the step-entropy premise (arXiv
+# 2508.03346: redundant steps are predictable) has it. With three openers the choice among them
+# made the loops higher-entropy than the computing steps (0.137 vs 0.116 nats, build c0dbfe3).
+LOOP_OPENER = "Wait, let me double-check."
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,9 @@ def carries(prev: int, op: Operation) -> bool:
     return units + amount >= 10 if op.sign > 0 else units < amount
 
 
-def _steps(problem: ArithProblem, rng: random.Random) -> tuple[list[str], list[int], list[int]]:
-    """The solution's steps, the indices of the steps a "Wait" starts (cautions and loops), and
-    the indices of the operation steps."""
+def _steps(problem: ArithProblem, rng: random.Random) -> tuple[list[str], list[int], list[int], int]:
+    """The solution's steps, the indices of the steps a "Wait" starts (cautions and loops), the
+    indices of the operation steps, and the number of loops."""
     steps, waits, operations, prev = [f"{problem.name} starts with {problem.start} {problem.item}."], [], [], problem.start
     for op, total in zip(problem.operations, problem.totals):
         fields = dict(name=problem.name, phrase=op.phrase, Phrase=f"{problem.name} {op.phrase}", prev=prev,
@@ -111,8 +114,8 @@ def _steps(problem: ArithProblem, rng: random.Random) -> tuple[list[str], list[i
     loops = rng.choices(range(len(LOOP_COUNT_WEIGHTS)), weights=LOOP_COUNT_WEIGHTS)[0]
     for _ in range(loops):
         waits.append(len(steps))
-        steps.append(f"{rng.choice(LOOP_OPENERS)} {recap}. Yes, the answer is {problem.answer}.")
-    return steps, waits, operations
+        steps.append(f"{LOOP_OPENER} {recap}. Yes, the answer is {problem.answer}.")
+    return steps, waits, operations, loops
 
 
 def _cut_thinking(steps: list[str], waits: list[int], kind: str, rng: random.Random) -> str:
@@ -134,9 +137,8 @@ def answer_after_cut(problem: ArithProblem, steps: list[str], operations: list[i
 
 
 def make_trace(problem: ArithProblem, rng: random.Random, truncate_rate: float = DEFAULT_TRUNCATE_RATE) -> Trace:
-    steps, waits, operations = _steps(problem, rng)
-    cautions = sum(step.startswith("Wait, that step") for step in steps)
-    loops = len(waits) - cautions
+    steps, waits, operations, loops = _steps(problem, rng)
+    cautions = len(waits) - loops
     if rng.random() < truncate_rate:
         kind = rng.choice(CUT_KINDS)
         thinking = _cut_thinking(steps, waits, kind, rng)

@@ -7,7 +7,7 @@ import random
 from cotbench.cot_methods.training.arith_traces import (
     CLOSE_TEXT,
     GUESS_SPREAD,
-    LOOP_OPENERS,
+    LOOP_OPENER,
     PROBE_TEXTS,
     THINK_END,
     answer_after_cut,
@@ -33,7 +33,7 @@ def test_every_trace_is_graded_correct_and_well_formed():
         assert grade_math(trace.text, str(problem.answer)).correct
         steps = thinking.strip().split("\n\n")
         assert steps[0] == f"{problem.name} starts with {problem.start} {problem.item}."
-        assert sum(step.startswith(LOOP_OPENERS) for step in steps) == trace.loops
+        assert sum(step.startswith(LOOP_OPENER) for step in steps) == trace.loops
         assert not trace.forced and trace.cut is None
 
 
@@ -66,7 +66,7 @@ def test_loops_restate_the_problem_and_the_answer_and_counts_vary():
     traces = [make_trace(p, rng, truncate_rate=0.0) for p in PROBLEMS]
     assert {t.loops for t in traces} == {0, 1, 2, 3, 4}
     for trace in traces:
-        loops = [s for s in thinking_steps(trace) if s.startswith(LOOP_OPENERS)]
+        loops = [s for s in thinking_steps(trace) if s.startswith(LOOP_OPENER)]
         phrases = ", ".join(op.phrase for op in trace.problem.operations[:-1])
         assert all(f"{trace.problem.start} {trace.problem.item}, then {phrases} and " in loop for loop in loops)
         assert all(loop.endswith(f". Yes, the answer is {trace.problem.answer}.") and "=" not in loop for loop in loops)
