@@ -3,10 +3,11 @@
 Fast: the sharding keeps a row (its prompt, every later segment and probe extending it) on one
 engine and balances new rows; each engine gets its own cores or GPUs. Slow: a real eval with 2
 engine processes on CPU (vLLM's CPU build, the SmolLM2 conversion, small KV cache, under the
-vLLM lock) writes the same samples and records as 1 engine.
+vLLM lock) writes the same samples and records as 1 engine (floats within 1e-4).
 """
 
 import json
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -73,6 +74,19 @@ def _content(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in ("batch_wall_s",)}
 
 
+def _same(a, b) -> bool:
+    """Equal, floats within 1e-4: an engine's batch differs with the sharding, and a CPU matmul over
+    another batch sums in another order (measured: probe entropies 1.628032 vs 1.628045 on one row,
+    same tokens and decisions). Everything else (texts, tokens, decisions, counts) must be exact."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(VLLM_PYTHON).is_file(), reason=f"no vLLM build at {VLLM_PYTHON}")
 def test_two_engine_processes_give_the_same_samples_and_records_as_one(smollm2_path, tmp_path):
@@ -81,5 +95,6 @@ def test_two_engine_processes_give_the_same_samples_and_records_as_one(smollm2_p
     assert [s["doc_id"] for s in two] == [s["doc_id"] for s in one] == list(range(6))
     for a, b in zip(one, two):
         assert a["resps"] == b["resps"]
-        assert [_content(r) for r in a["doc"]["cotbench"]["generations"]] == [_content(r) for r in b["doc"]["cotbench"]["generations"]]
+        records_one, records_two = ([_content(r) for r in s["doc"]["cotbench"]["generations"]] for s in (a, b))
+        assert _same(records_one, records_two), (records_one, records_two)
     assert any(r["probes"] for s in two for r in s["doc"]["cotbench"]["generations"])  # EntroCut probed: probes were sharded too
