@@ -60,7 +60,7 @@ def tiny_llama(smollm2_path):
 
 @pytest.fixture(scope="session")
 def arith_testbed() -> str:
-    """The synthetic cot_arith model, built once (about 12 minutes on 2 idle cores) and cached."""
+    """The synthetic cot_arith model, built once (about 13 minutes on 2 idle cores) and cached."""
     from cotbench.cot_methods.training.testbed import build_testbed
 
     return str(build_testbed())
