@@ -221,7 +221,7 @@ def test_probe_entropy_at_triggers_predicts_probe_correctness(property_runs):
 # (build d6fbf43) 6/60 = 10.0 %: the model lost track of which operation comes next and copied an
 # earlier one again. Builds that changed the data instead collapsed medium: hard at 4 steps (2 %), hard
 # a fifth of the mix (22 %), operations numbered "First, … Second, …" in one paragraph or one per line
-# (57 % and 8 %, greedy, first 40 problems).
+# (23/40 and 3/40, greedy, first 40 problems).
 def test_hard_is_solved_sometimes_with_full_reasoning(property_runs):
     assert accuracy(property_runs["vanilla-hard"]) > 0.10
 
