@@ -3,7 +3,8 @@
 Four cases: a hub id or local folder (passed through), a GGUF checkpoint (`gguf_file=`,
 converted once to a saved transformers folder and cached, because de-quantising a GGUF on
 every run costs ~40 s on two CPU cores), the embedded default model alias, and the
-`arith-testbed` alias (our synthetic cot_arith model, built by `cotbench testbed build`).
+`arith-testbed` alias (our synthetic cot_arith model, shipped in the package and pinned by sha256;
+`arith-testbed-local` or a folder for a build of `cotbench testbed build`).
 """
 
 from __future__ import annotations
@@ -94,10 +95,12 @@ def resolve_pretrained(pretrained: str, gguf_file: str | None) -> str:
     if pretrained.lower() in EMBEDDED_MODEL_ALIASES:
         gguf = embedded_gguf_path()
         return str(convert_gguf(None, str(gguf)))
-    from .training.testbed import TESTBED_ALIASES, resolve_testbed
+    from .training.shipped_testbed import SUMMARY_FILE, is_testbed_alias, resolve_testbed, verify_testbed
 
-    if pretrained.lower() in TESTBED_ALIASES:
-        return str(resolve_testbed())
+    if is_testbed_alias(pretrained):
+        return str(resolve_testbed(pretrained))
+    if (Path(pretrained) / SUMMARY_FILE).is_file():  # a testbed build's folder: whole, or one clear line
+        return str(verify_testbed(Path(pretrained)))
     if gguf_file:
         return str(convert_gguf(pretrained, gguf_file))
     if pretrained.endswith(".gguf"):

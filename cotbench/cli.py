@@ -30,7 +30,8 @@ commands:
 Runs made differently (model, task version, temperature, top_p, top_k, min_p, presence or
 repetition penalty, max_gen_toks, --limit) are not compared: one line names the setting and
 both values, exit 2. --allow-mismatch compares them anyway and shows the differences.
-  testbed      build [--output DIR] [--seed N] [--steps N]: train the synthetic cot_arith model (~10 min)
+  testbed      verify: check the shipped cot_arith model (pretrained=arith-testbed) against its pinned sha256;
+               build [--output DIR] [--seed N] [--steps N]: train it again (~13 min), for changes to its traces
   build-sft    TRACES... -o OUT.jsonl [--model M] [--skip-ratio 0.8]: compressed-CoT SFT data ([SKIP]) for TRL
 """
 
@@ -191,21 +192,34 @@ def build_sft_command(argv: list[str]) -> int:
 
 
 def testbed_command(argv: list[str]) -> int:
-    from cotbench.cot_methods.training.testbed import TestbedConfig, build_testbed
+    import json
 
-    if not argv or argv[0] != "build":
-        raise CotbenchError(f"cotbench testbed: expected the subcommand 'build', got {argv[0] if argv else 'nothing'!r}")
+    from cotbench.cot_methods.training.shipped_testbed import SHIPPED_DIR, SHIPPED_SHA256, resolve_testbed
+    from cotbench.cot_methods.training.testbed import SUMMARY_FILE, TestbedConfig, build_testbed, default_testbed_dir
+
+    if not argv or argv[0] not in ("build", "verify"):
+        raise CotbenchError(f"cotbench testbed: expected the subcommand 'build' or 'verify', got {argv[0] if argv else 'nothing'!r}")
+    if argv[0] == "verify":
+        _Parser(prog="cotbench testbed verify").parse_args(argv[1:])
+        folder = resolve_testbed("arith-testbed")
+        info = json.loads((folder / SUMMARY_FILE).read_text())
+        libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
+        print(f"arith-testbed: sha256 {SHIPPED_SHA256} (pinned, verified); seed {info['config']['seed']}, "
+              f"{info['config']['steps']} steps, built with {libraries}; {folder}")
+        return 0
     parser = _Parser(prog="cotbench testbed build")
-    parser.add_argument("--output", default=None, help="folder to write (default: the cache, where pretrained=arith-testbed looks)")
+    parser.add_argument("--output", default=None, help="folder to write (default: the cache, keyed by the config and the code)")
     parser.add_argument("--seed", type=int, default=TestbedConfig.seed)
     parser.add_argument("--steps", type=int, default=TestbedConfig.steps)
     args = parser.parse_args(argv[1:])
     if args.steps < 1:
         raise CotbenchError(f"--steps {args.steps}: expected a positive integer")
     config = TestbedConfig(seed=args.seed, steps=args.steps)
-    if args.output is None and config != TestbedConfig():
-        raise CotbenchError("--seed/--steps other than the defaults need --output DIR (the cache holds the default build)")
-    print(build_testbed(args.output, config, log=lambda message: print(message, file=sys.stderr)))
+    folder = build_testbed(args.output or default_testbed_dir(config), config, log=lambda message: print(message, file=sys.stderr))
+    sha = json.loads((folder / SUMMARY_FILE).read_text())["sha256"]
+    same = "the same as" if sha == SHIPPED_SHA256 else "not"
+    print(f"sha256 {sha}: {same} the shipped testbed ({SHIPPED_SHA256}, {SHIPPED_DIR}); load it with pretrained={folder}", file=sys.stderr)
+    print(folder)
     return 0
 
 

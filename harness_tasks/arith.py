@@ -43,8 +43,19 @@ LEVELS = {
 
 NAMES = ("Mia", "Tom", "Ava", "Leo", "Zoe", "Sam", "Eli", "Ivy", "Max", "Kim", "Ben", "Amy")
 ITEMS = ("apples", "marbles", "stickers", "coins", "books", "cards", "shells", "pencils")
-GAINS = ("buys {n} more", "finds {n} more", "gets {n} more", "is given {n} more")
-LOSSES = ("gives away {n}", "loses {n}", "sells {n}", "uses {n}")
+# Within a problem no verb repeats and each operation has its own adverb ("Kim then sells 9."): a
+# reasoner finds the operation it is at by a word that names it alone. With one verb twice ("sells 3
+# ... sells 9") or "Then Kim" before every operation, the tiny testbed model lost its place in 5-step
+# problems and swung from build to build (issues 12 and 23).
+GAINS = ("buys {n} more", "finds {n} more", "gets {n} more", "receives {n} more", "earns {n} more", "wins {n} more")
+LOSSES = ("gives away {n}", "loses {n}", "sells {n}", "uses {n}", "spends {n}", "drops {n}")
+ADVERBS = ("first", "then", "next", "later")  # the operations before the last, in order
+FINAL_ADVERB = "finally"
+
+
+def adverbs(count: int) -> list[str]:
+    """The adverb of each of `count` operations: "first", "then", …, and "finally" for the last."""
+    return [*ADVERBS[: count - 1], FINAL_ADVERB]
 
 
 @dataclass(frozen=True)
@@ -79,20 +90,22 @@ class ArithProblem:
     @property
     def text(self) -> str:
         sentences = [f"{self.name} has {self.start} {self.item}."]
-        for index, op in enumerate(self.operations):
-            sentences.append(f"{'Then' if index else 'First'} {self.name} {op.phrase}.")
+        for adverb, op in zip(adverbs(len(self.operations)), self.operations):
+            sentences.append(f"{self.name} {adverb} {op.phrase}.")
         sentences.append(f"How many {self.item} does {self.name} have now?")
         return " ".join(sentences)
 
 
 def generate_problem(rng: random.Random, level: Level, problem_id: str) -> ArithProblem:
-    """One problem; removals never take the total below zero."""
+    """One problem; removals never take the total below zero; no verb twice."""
+    if level.steps > min(len(GAINS), len(LOSSES), len(ADVERBS) + 1):
+        raise CotbenchError(f"cot_arith level {level.name!r}: {level.steps} steps is more than the verbs and adverbs allow")
     total = rng.randint(*level.start)
-    start, operations = total, []
+    start, operations, unused = total, [], {1: list(GAINS), -1: list(LOSSES)}
     for _ in range(level.steps):
         amount = rng.randint(*level.operand)
         sign = -1 if amount <= total and rng.random() < 0.5 else 1
-        template = rng.choice(GAINS if sign > 0 else LOSSES)
+        template = unused[sign].pop(rng.randrange(len(unused[sign])))
         operations.append(Operation(sign, amount, template.format(n=amount)))
         total += sign * amount
     return ArithProblem(problem_id, level.name, rng.choice(NAMES), rng.choice(ITEMS), start, tuple(operations))

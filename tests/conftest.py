@@ -60,10 +60,11 @@ def tiny_llama(smollm2_path):
 
 @pytest.fixture(scope="session")
 def arith_testbed() -> str:
-    """The synthetic cot_arith model, built once (about 13 minutes on 2 idle cores) and cached."""
-    from cotbench.cot_methods.training.testbed import build_testbed
+    """The synthetic cot_arith model: the shipped one, verified against its pinned sha256. With
+    COTBENCH_TESTBED=<folder> the same tests measure another build (the bands on other seeds)."""
+    from cotbench.cot_methods.model_loading import resolve_pretrained
 
-    return str(build_testbed())
+    return resolve_pretrained(os.environ.get("COTBENCH_TESTBED", "arith-testbed"), None)
 
 
 @pytest.fixture(scope="session")

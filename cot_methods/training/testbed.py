@@ -9,18 +9,21 @@ settled (redundant loops) — so cutting at the first "Wait" costs accuracy, cut
 saves tokens for free, and the model's answer-probe entropy tells the two apart (issue 12).
 It is a synthetic testbed, not evidence about real reasoning models.
 
-`build_testbed` is reproducible from `TestbedConfig` (seed included): a byte-level BPE
-tokenizer trained with `tokenizers` (digits split one per token, so arithmetic is learnable),
-a `LlamaForCausalLM` trained with AdamW on traces interleaved with arithmetic drills (no loss
-on the prompt nor on text the engine forces after a cut), saved as a normal
-transformers folder (with a chat template that opens thinking with "<think>\\n", as
-DeepSeek-R1-Distill's does) under the cache, keyed by the config AND the source of every
-module that shapes the model (`MODEL_SOURCES`), so a code change rebuilds instead of silently
-reusing a model trained by older code.
+The model every figure is measured on is *shipped* (`shipped_testbed.py`): a build is
+byte-identical only on the machine and libraries that made it (issue 23). `build_testbed` is
+the tool for people who change the traces: reproducible on one machine from `TestbedConfig`
+(seed included): a byte-level BPE tokenizer trained with `tokenizers` (digits split one per
+token, so arithmetic is learnable), a `LlamaForCausalLM` trained with AdamW on traces
+interleaved with arithmetic drills (no loss on the prompt nor on text the engine forces after a
+cut), saved as a normal transformers folder (with a chat template that opens thinking with
+"<think>\\n", as DeepSeek-R1-Distill's does) under the cache, keyed by the config AND the code of
+every module that shapes the model (`MODEL_SOURCES`), so a code change rebuilds instead of
+silently reusing a model trained by older code.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import inspect
@@ -33,14 +36,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cotbench.errors import CotbenchError
 from cotbench.harness_tasks.arith import LEVELS, evaluation_problems, generate_problems
 from cotbench.harness_tasks.utils import doc_to_text_math
 
 from ..cache import cache_root
-from .arith_traces import DEFAULT_TRUNCATE_RATE, THINK_END, THINK_START, make_trace
+from .arith_traces import CUT_RATE, SKIP_RATE, SKIP_TOKEN, THINK_END, THINK_START, make_trace, recap_phrases, sign
 
-TESTBED_ALIASES = ("arith-testbed", "testbed")
 END_OF_TURN = "<|end|>"
 PAD = "<|pad|>"
 CHAT_TEMPLATE = (
@@ -58,20 +59,23 @@ class TestbedConfig:
 
     seed: int = 0
     level_mix: tuple[tuple[str, float], ...] = (("easy", 0.6), ("medium", 0.3), ("hard", 0.1))
-    truncate_rate: float = DEFAULT_TRUNCATE_RATE
+    cut_rate: float = CUT_RATE
+    skip_rate: float = SKIP_RATE
     tokenizer_vocab: int = 1024  # an upper bound; the corpus saturates near 500
     tokenizer_corpus: int = 4000  # traces the tokenizer is trained on
     hidden_size: int = 128
     layers: int = 4
     heads: int = 4
     intermediate_size: int = 384
-    # Optimizer steps on traces; each is followed by one on arithmetic drills. 800, not 700: at 700 the
-    # model lost its place in 5-step problems (hard 10.0 % with full reasoning, build d6fbf43); 800 is
-    # what the issue's 15-minute build on 2 cores leaves room for.
-    steps: int = 800
+    # Optimizer steps on traces; each is followed by one on arithmetic drills. At 700 the model lost its
+    # place in 5-step problems (hard 10.0 % with full reasoning, build d6fbf43), 800 held on one build
+    # and not on a rebuild elsewhere (issue 23); 1000 so that the bands hold on every seed, with a
+    # third of the traces now cut or compressed (every method's forced text is trained).
+    steps: int = 1000
     batch_size: int = 32
     drill_batch_size: int = 64  # drill lines of `drill_equations` equations each
     drill_equations: int = 8
+    copy_drill_share: float = 0.25  # share of the drill lines that are copy drills (`next_copy_drill`)
     learning_rate: float = 3e-3
     warmup_steps: int = 60
     weight_decay: float = 0.01
@@ -97,20 +101,40 @@ MODEL_SOURCES = (
 MODEL_LIBRARIES = ("torch", "transformers", "tokenizers")
 
 
+def _without_docstring(body: list) -> list:
+    first = body[0] if body else None
+    is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    return body[1:] if is_docstring else body
+
+
+def _names_sources(node: ast.stmt) -> bool:
+    """The `MODEL_SOURCES` assignment itself: it says where the code lives, which a move changes."""
+    return isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id == "MODEL_SOURCES" for target in node.targets)
+
+
 def _source_text(entry: str) -> str:
-    """The source text of one `MODEL_SOURCES` entry, read from disk (not the import cache's bytecode)."""
+    """The code of one `MODEL_SOURCES` entry as it runs: parsed from the file on disk (not the
+    import cache's bytecode) and unparsed without comments, docstrings and module-level imports.
+    Why: a move of files rewrites imports and a docstring edit changes no weight, and neither must
+    re-key (or call stale) a model the code would train byte for byte again; every statement,
+    constant and string literal that the build runs still counts (but not `MODEL_SOURCES`, the list
+    of where those modules live)."""
     module_name, _, attr = entry.partition(":")
     module = importlib.import_module(module_name)
-    if attr:
-        return inspect.getsource(getattr(module, attr))
-    return Path(inspect.getsourcefile(module)).read_text(encoding="utf-8")
+    source = inspect.getsource(getattr(module, attr)) if attr else Path(inspect.getsourcefile(module)).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    tree.body = [node for node in _without_docstring(tree.body) if not isinstance(node, (ast.Import, ast.ImportFrom)) and not _names_sources(node)]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            node.body = _without_docstring(node.body) or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 def code_digest(sources: tuple[str, ...] | None = None) -> str:
-    """sha256 over the sources that shape the model."""
+    """sha256 over the sources that shape the model (their text only: not where they live)."""
     digest = hashlib.sha256()
     for entry in MODEL_SOURCES if sources is None else sources:
-        digest.update(f"{entry}\0{_source_text(entry)}\0".encode())
+        digest.update(f"{_source_text(entry)}\0".encode())
     return digest.hexdigest()
 
 
@@ -155,7 +179,7 @@ class TraceStream:
             if problem.text not in self.held_out:
                 break
         self.drawn += 1
-        return make_trace(problem, self.rng, self.config.truncate_rate)
+        return make_trace(problem, self.rng, self.config.cut_rate, self.config.skip_rate)
 
     def next_text(self) -> tuple[str, str, tuple[tuple[int, int], ...]]:
         """(prompt text, completion text, forced character spans of the completion) of one fresh problem."""
@@ -173,11 +197,23 @@ class TraceStream:
             problem = self.next_trace().problem  # drawn like a trace, so the random stream is the same
             prev = problem.start
             for op, total in zip(problem.operations, problem.totals):
-                equations.append(f"{prev} {'+' if op.sign > 0 else '-'} {op.amount} = {total}.")
+                equations.append(f"{prev} {sign(op)} {op.amount} = {total}.")
                 prev = total
         self.rng.shuffle(equations)
         return " ".join(equations[: self.config.drill_equations])
 
+    def next_copy_drill(self) -> str:
+        """A problem, then its start and its operations in order, copied ("Mia has 12 apples. Mia first
+        buys 7 more. Mia finally sells 5. … Mia: 12 apples; first buys 7 more; finally sells 5.").
+
+        Why: every step of a trace copies the next operation from the problem, and a model that has
+        not formed the attention that finds it (an induction head) writes a plausible operation
+        instead — whether it formed within a build swung from seed to seed (issue 23: a seed-0 build
+        copied the item of the first step wrong). Packed outlines make that look-up most of a drill's
+        loss, as the arithmetic drills do for the sums."""
+        problem = self.next_trace().problem  # drawn like a trace, so the random stream is the same
+        outline = "; ".join(recap_phrases(problem))
+        return f"{problem.text} {problem.name}: {problem.start} {problem.item}; {outline}."
 
 def train_tokenizer(config: TestbedConfig, stream: TraceStream):
     """Byte-level BPE (no unknown tokens: any probe text can be encoded), digits one per token."""
@@ -200,8 +236,9 @@ def train_tokenizer(config: TestbedConfig, stream: TraceStream):
         prompt, completion, _ = stream.next_text()
         corpus.append(f"{prompt}\n{THINK_START}{completion}")
     tokenizer.train_from_iterator(corpus, trainer)
-    # Thinking markers are single, ordinary (decoded, not skipped) tokens, as in R1-Distill.
-    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in ("<think>", THINK_END)])
+    # Thinking markers are single, ordinary (decoded, not skipped) tokens, as in R1-Distill; so is
+    # step entropy's [SKIP], which its official training adds as one token (`add_skip_tokens`).
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in ("<think>", THINK_END, SKIP_TOKEN)])
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, eos_token=END_OF_TURN, pad_token=PAD, chat_template=CHAT_TEMPLATE
     )
@@ -246,7 +283,8 @@ def _batches(tokenizer, stream: TraceStream, config: TestbedConfig, pool_batches
         for chunk in chunks:
             drills = []
             for _ in range(config.drill_batch_size):
-                ids = tokenizer.encode(stream.next_drill(), add_special_tokens=False)
+                line = stream.next_copy_drill() if stream.rng.random() < config.copy_drill_share else stream.next_drill()
+                ids = tokenizer.encode(line, add_special_tokens=False)
                 drills.append((ids, [True] * len(ids)))
             yield _pad(tokenizer, chunk), _pad(tokenizer, drills)
 
@@ -324,6 +362,7 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
         summary["weights_sha256"] = weights_sha256(tmp)
+        summary["sha256"] = testbed_sha256(tmp)
         (tmp / "testbed.json").write_text(json.dumps(summary, indent=2) + "\n")
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -331,23 +370,27 @@ def build_testbed(output_dir: str | Path | None = None, config: TestbedConfig = 
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log(f"weights sha256 {summary['weights_sha256']}")
+    log(f"weights sha256 {summary['weights_sha256']}, folder sha256 {summary['sha256']}")
     log(f"built {target} in {summary['build_seconds']} s ({summary['parameters']:,} parameters)")
     return target
 
 
 def weights_sha256(folder: str | Path) -> str:
-    """sha256 of the saved weights file: two builds from the same config must agree byte for byte,
-    and a report or README figure names the model it measured by it."""
+    """sha256 of the saved weights file: two builds from the same config must agree byte for byte."""
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.safetensors")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def resolve_testbed() -> Path:
-    """The default testbed folder, which must have been built (`cotbench testbed build`)."""
-    target = default_testbed_dir()
-    if not (target / "testbed.json").is_file():
-        raise CotbenchError(f"pretrained={TESTBED_ALIASES[0]}: not built yet; run `cotbench testbed build` (about 15 minutes on 2 cores)")
-    return target
+SUMMARY_FILE = "testbed.json"
+
+
+def testbed_sha256(folder: str | Path) -> str:
+    """sha256 over every file a load reads (weights, tokenizer, config, chat template: names and
+    bytes), the build summary excepted: what a README figure or a pin names the model by."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and path.name != SUMMARY_FILE:
+            digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()

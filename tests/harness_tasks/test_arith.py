@@ -26,6 +26,17 @@ def test_answers_follow_the_text(level):
         assert problem.text.startswith(f"{problem.name} has {problem.start} {problem.item}.")
 
 
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_each_operation_is_named_by_a_word_of_its_own(level):
+    """No verb twice in a problem, and one adverb per operation, "finally" for the last: the word
+    that finds an operation in the text finds that one alone."""
+    for problem in evaluation_problems(level):
+        verbs = [op.phrase.split()[0] for op in problem.operations]
+        assert len(set(verbs)) == len(verbs)
+        sentences = problem.text.split(". ")[1:-1]
+        assert [s.split()[1] for s in sentences][-1] == "finally" and len({s.split()[1] for s in sentences}) == len(sentences)
+
+
 def test_levels_grow_harder():
     mean_answer = {level: sum(p.answer for p in evaluation_problems(level)) / TEST_SIZE for level in LEVELS}
     assert mean_answer["easy"] < mean_answer["medium"] < mean_answer["hard"]
