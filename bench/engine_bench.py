@@ -22,7 +22,7 @@ import torch
 def load(args):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from cotbench.cot_methods.model_loading import resolve_pretrained
+    from cotbench.cot_methods.backends.model_loading import resolve_pretrained
 
     if args.random_r1_1_5b:
         from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -48,7 +48,7 @@ def sync(device):
 
 
 def throughput(args) -> dict:
-    from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+    from cotbench.cot_methods.loop.hf_engine import DecodeSettings, ThinkingEngine
     from cotbench.cot_methods.policy import ThinkingPolicy
 
     model, tokenizer, device = load(args)
@@ -147,7 +147,7 @@ def peak_memory_child(args) -> None:
             peak[0] = max(peak[0], rss())
             time.sleep(0.002)
 
-    from cotbench.cot_methods.engine import DecodeSettings, ThinkingEngine
+    from cotbench.cot_methods.loop.hf_engine import DecodeSettings, ThinkingEngine
     from cotbench.cot_methods.policy import ThinkingPolicy
 
     model, tokenizer, device = load(args)

@@ -46,13 +46,13 @@ def main():
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
-    from cotbench.cot_methods.engine import DecodeSettings
-    from cotbench.cot_methods.entrocut import EntroCutArgs, EntroCutPolicy
-    from cotbench.cot_methods.model_loading import resolve_pretrained
+    from cotbench.cot_methods.backends.model_loading import resolve_pretrained
+    from cotbench.cot_methods.backends.vllm.backend import VLLMBackend, load_vllm
+    from cotbench.cot_methods.loop.hf_engine import DecodeSettings
+    from cotbench.cot_methods.loop.segment_loop import SegmentThinkingLoop
+    from cotbench.cot_methods.methods.entrocut import EntroCutArgs, EntroCutPolicy
     from cotbench.cot_methods.policy import ThinkingPolicy
-    from cotbench.cot_methods.segment_loop import SegmentThinkingLoop
-    from cotbench.cot_methods.vllm_backend import VLLMBackend, load_vllm
-    from cotbench.cot_methods.vocabulary import trigger_token_ids
+    from cotbench.cot_methods.signals.vocabulary import trigger_token_ids
 
     model = args.model or resolve_pretrained("smollm2-135m", None)
     began = time.perf_counter()

@@ -170,8 +170,8 @@ def _evaluate(argv: list[str], extra_include: list[str]) -> None:
 def build_sft_command(argv: list[str]) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from cotbench.cot_methods.model_loading import resolve_pretrained
-    from cotbench.cot_methods.steps import STEP_SCORES
+    from cotbench.cot_methods.backends.model_loading import resolve_pretrained
+    from cotbench.cot_methods.signals.steps import STEP_SCORES
     from cotbench.cot_methods.training.sft_data import build_sft_dataset
 
     parser = _Parser(prog="cotbench build-sft")
@@ -194,8 +194,8 @@ def build_sft_command(argv: list[str]) -> int:
 def testbed_command(argv: list[str]) -> int:
     import json
 
-    from cotbench.cot_methods.training.shipped_testbed import SHIPPED_DIR, SHIPPED_SHA256, resolve_testbed
-    from cotbench.cot_methods.training.testbed import SUMMARY_FILE, TestbedConfig, build_testbed, default_testbed_dir
+    from cotbench.cot_methods.testbed.build import SUMMARY_FILE, TestbedConfig, build_testbed, default_testbed_dir
+    from cotbench.cot_methods.testbed.shipped import SHIPPED_DIR, SHIPPED_SHA256, resolve_testbed
 
     if not argv or argv[0] not in ("build", "verify"):
         raise CotbenchError(f"cotbench testbed: expected the subcommand 'build' or 'verify', got {argv[0] if argv else 'nothing'!r}")

@@ -21,7 +21,7 @@ def main(argv=None) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from cotbench.cot_methods.model_loading import resolve_pretrained
+    from cotbench.cot_methods.backends.model_loading import resolve_pretrained
     from cotbench.cot_methods.training.rewards import EntraReward, make_step_entropy_reward
 
     path = resolve_pretrained("smollm2-135m", None)

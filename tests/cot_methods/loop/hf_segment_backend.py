@@ -1,0 +1,51 @@
+"""A segment backend on a local HF model, written for the tests: the same contract as the
+vLLM and OpenAI backends (stop strings cut the text and are reported, top-k logprobs,
+logit bias), so the segment loop can be compared token for token with the HF engine."""
+
+from __future__ import annotations
+
+import torch
+
+from cotbench.cot_methods.loop.segment_loop import Segment
+
+
+class HFSegmentBackend:
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+        self.requests = []
+
+    @torch.inference_mode()
+    def _one(self, request) -> Segment:
+        self.requests.append(request)
+        prompt_ids = list(request.prompt_ids) if request.prompt_ids is not None else self.tokenizer.encode(request.prompt, add_special_tokens=False)
+        ids = torch.tensor([prompt_ids])
+        generator = torch.Generator().manual_seed(request.seed or 0)
+        out = self.model(ids, use_cache=True)
+        past, generated, top = out.past_key_values, [], []
+        logits = out.logits[0, -1].float()
+        eos = self.tokenizer.eos_token_id
+        for _ in range(request.max_tokens):
+            for banned in request.banned_ids:
+                logits[banned] -= 100.0
+            logprobs = torch.log_softmax(logits, dim=-1)
+            if request.top_logprobs:
+                top.append(torch.topk(logprobs, request.top_logprobs).values.tolist())
+            if request.temperature > 0:
+                probs = torch.softmax(logits / request.temperature, dim=-1)
+                token = int(torch.multinomial(probs, 1, generator=generator))
+            else:
+                token = int(torch.argmax(logits))
+            if token == eos:
+                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top, token_ids=generated)
+            generated.append(token)
+            text = self.tokenizer.decode(generated)
+            hits = [(text.find(stop), stop) for stop in request.stop if stop in text]
+            if hits:
+                cut, stop = min(hits)
+                return Segment(text[:cut], len(generated), "stop", stop, top, token_ids=generated)
+            out = self.model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
+            past, logits = out.past_key_values, out.logits[0, -1].float()
+        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top, token_ids=generated)
+
+    def complete(self, requests):
+        return [self._one(request) for request in requests]

@@ -1,0 +1,96 @@
+"""The segment loop (vLLM / server backends) against the HF engine on the same model: with
+greedy decoding and a backend that returns the full distribution, every method makes the
+same decisions at the same positions and writes the same ids, forced text included (both
+loops tokenise it in context, row.py); with top-k logprobs the entropy bracket holds."""
+
+import pytest
+from hf_segment_backend import HFSegmentBackend
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from cotbench.cot_methods.loop.hf_engine import ThinkingEngine
+from cotbench.cot_methods.loop.row import DecodeSettings
+from cotbench.cot_methods.loop.segment_loop import SegmentThinkingLoop
+from cotbench.cot_methods.methods.budget import BudgetPolicy
+from cotbench.cot_methods.methods.deer import DeerArgs, DeerPolicy
+from cotbench.cot_methods.methods.dynasor import DynasorPolicy
+from cotbench.cot_methods.methods.eat import EatArgs, EatPolicy
+from cotbench.cot_methods.methods.entrocut import EntroCutArgs, EntroCutPolicy
+from cotbench.cot_methods.methods.nowait import NoWaitPolicy
+from cotbench.cot_methods.policy import ThinkingPolicy
+from cotbench.cot_methods.signals.vocabulary import reflection_token_ids, trigger_token_ids
+from cotbench.harness_tasks.arith import evaluation_problems
+from cotbench.harness_tasks.utils import doc_to_text_math
+
+MAX_NEW = 260
+PROBE = "\n**Final Answer**\n\\boxed{"
+ANSWER_BUDGET = 48  # after a method's cut only (row.py); the model's own answers run to MAX_NEW
+
+
+@pytest.fixture(scope="module")
+def testbed(arith_testbed):
+    tokenizer = AutoTokenizer.from_pretrained(arith_testbed)
+    model = AutoModelForCausalLM.from_pretrained(arith_testbed).eval()
+    problems = evaluation_problems("easy")[:3] + evaluation_problems("medium")[:2]
+    prompts = [
+        tokenizer.apply_chat_template([{"role": "user", "content": doc_to_text_math({"problem": p.text})}], tokenize=False, add_generation_prompt=True)
+        for p in problems
+    ]
+    return model, tokenizer, prompts
+
+
+def policies(tokenizer):
+    encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+    waits = trigger_token_ids(tokenizer, ["Wait"], "test")
+    entrocut_args = EntroCutArgs(threshold=0.2, min_thinking_tokens=0)
+    return {
+        "vanilla": ThinkingPolicy(),
+        "budget": BudgetPolicy(40, "Final Answer:"),
+        "nowait": NoWaitPolicy(reflection_token_ids(tokenizer, ["wait"])),
+        "entrocut": EntroCutPolicy(entrocut_args, waits, encode(PROBE), 0.2),
+        "deer": DeerPolicy(DeerArgs(threshold=0.9), waits, encode("\n**Final Answer**\n\\boxed"), lambda t: tokenizer.decode([t])),
+        "dynasor": DynasorPolicy(2, 32, encode("... Oh, I suddenly got the answer to the whole problem, **Final Answer**\n\n\\[ \\boxed{"), 8, "</think>"),
+        "eat": EatPolicy(EatArgs(variance_threshold=1e-2, min_steps=3), encode("\n</think>\n\n")),
+    }
+
+
+def run_both(testbed, policy, top_k):
+    model, tokenizer, prompts = testbed
+    engine = ThinkingEngine(model, tokenizer)
+    decode = DecodeSettings(max_new_tokens=MAX_NEW, eos_token_ids=frozenset({tokenizer.eos_token_id}), answer_budget=ANSWER_BUDGET,
+                            stop_strings=("Question:",))
+    hf = engine.run([tokenizer.encode(p, add_special_tokens=False) for p in prompts], decode, policy, row_seeds=list(range(len(prompts))))
+    loop = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer, top_k)
+    segment = loop.run(prompts, decode, policy, list(range(len(prompts))))
+    return [(r, engine.decode(r.token_ids)) for r in hf], segment
+
+
+@pytest.mark.parametrize("name", ["vanilla", "budget", "nowait", "entrocut", "deer", "dynasor", "eat"])
+def test_same_decisions_and_text_as_the_hf_engine(testbed, name):
+    _, tokenizer, _ = testbed
+    policy = policies(tokenizer)[name]
+    hf, segment = run_both(testbed, policy, top_k=len(tokenizer))  # the full distribution: exact entropies
+    for (hf_result, hf_text), (seg_result, seg_text) in zip(hf, segment):
+        assert seg_result.closed_by == hf_result.closed_by and seg_result.cut_position == hf_result.cut_position
+        assert [p["decision"] for p in seg_result.probes] == [p["decision"] for p in hf_result.probes]
+        assert [p["position"] for p in seg_result.probes] == [p["position"] for p in hf_result.probes]
+        assert seg_result.token_ids == hf_result.token_ids and seg_result.kinds == hf_result.kinds
+        assert seg_text == hf_text and seg_result.forced == hf_result.forced
+    if name in ("budget", "entrocut", "deer", "nowait"):
+        assert any(r.closed_by == "method" for r, _ in hf) or name == "nowait"
+
+
+def test_top_k_estimates_bracket_the_engine_entropies(testbed):
+    _, tokenizer, _ = testbed
+    policy = policies(tokenizer)["entrocut"]
+    hf, segment = run_both(testbed, policy, top_k=3)
+    checked = 0
+    for (hf_result, _), (seg_result, _) in zip(hf, segment):
+        for hf_probe, seg_probe in zip(hf_result.probes, seg_result.probes):
+            if hf_probe["position"] != seg_probe["position"]:
+                break
+            bracket = seg_probe["entropy_estimate"]
+            assert bracket["top_k"] == 3 and bracket["estimator"] == "tail_as_one"
+            for exact, low, high in zip(hf_probe["entropies"], bracket["lower"], bracket["upper"]):
+                assert low - 1e-4 <= exact <= high + 1e-4
+                checked += 1
+    assert checked >= 4
