@@ -1,5 +1,5 @@
 """`cotbench leaderboard RUN_DIR… -o DIR`: LEADERBOARD.md, a static sortable index.html (from
-the Jinja2 template `reports/templates/leaderboard.html.j2`, autoescaped) with a Pareto chart
+the Jinja2 template `leaderboard/templates/leaderboard.html.j2`, autoescaped) with a Pareto chart
 per benchmark, and leaderboard.json for other sites.
 
 leaderboard.json is a JSON array with one object per row of the table (sorted as on the page),
@@ -87,7 +87,7 @@ def _notes(rows: list[dict]) -> list[str]:
 
 
 def render_html(rows: list[dict], charts: list[tuple[str, str]]) -> str:
-    return render("leaderboard.html.j2", titles=[title for _, title in COLUMNS], rows=[[_html_cell(row, key) for key, _ in COLUMNS] for row in rows],
+    return render("leaderboard.html.j2", package="cotbench.leaderboard", titles=[title for _, title in COLUMNS], rows=[[_html_cell(row, key) for key, _ in COLUMNS] for row in rows],
                   charts=[{"title": t, "file": f} for t, f in charts], notes=_notes(rows), baseline_rule=BASELINE_RULE)
 
 

@@ -1,4 +1,5 @@
-"""The HTML pages (report, leaderboard) from Jinja2 templates in `reports/templates/`.
+"""The HTML pages from Jinja2 templates, each in its own folder's `templates/`
+(`reports/templates/report.html.j2`, `leaderboard/templates/leaderboard.html.j2`).
 
 Autoescape is on for every template, so text from models, users or files can never become
 markup: a page shows `<script>` as text, whatever a model name or a setting holds.
@@ -12,10 +13,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 
 @cache
-def environment() -> Environment:
-    return Environment(loader=PackageLoader("cotbench.reports", "templates"), autoescape=select_autoescape(default=True, default_for_string=True),
+def environment(package: str) -> Environment:
+    return Environment(loader=PackageLoader(package, "templates"), autoescape=select_autoescape(default=True, default_for_string=True),
                        undefined=StrictUndefined, keep_trailing_newline=True)
 
 
-def render(template: str, **context) -> str:
-    return environment().get_template(template).render(**context)
+def render(template: str, package: str = "cotbench.reports", **context) -> str:
+    """`template` from the `templates/` folder of `package`."""
+    return environment(package).get_template(template).render(**context)

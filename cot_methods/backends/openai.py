@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cotbench.errors import CotbenchError
 
-from ..loop.segment_loop import Segment, SegmentRequest
+from ..loop.segments import Segment, SegmentRequest
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 

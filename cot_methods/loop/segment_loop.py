@@ -31,37 +31,10 @@ from dataclasses import dataclass, field
 from ..policy import Probe, ProbeResult, ProbeSpec, SegmentPlan, ThinkingPolicy
 from ..signals.topk_entropy import DEFAULT_ESTIMATOR, topk_entropy, topk_entropy_bounds
 from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, decode
+from .segments import Segment, SegmentBackend, SegmentRequest
 
 NO_TOKEN = -1  # `on_token`'s token id when no sampled token is under decision (a budget, a step end)
 TAIL_CHARS = 64  # characters of thinking a policy's `RowView.tail_text()` sees
-
-
-@dataclass(frozen=True)
-class SegmentRequest:
-    prompt: str  # the whole text so far: chat-templated prompt + generated text (+ probe)
-    max_tokens: int
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-    top_k: int = 0  # 0: off
-    min_p: float = 0.0
-    presence_penalty: float = 0.0
-    repetition_penalty: float = 1.0
-    top_logprobs: int = 0  # > 0: return the top-k logprobs of every generated position
-    banned_ids: frozenset[int] = frozenset()
-    prompt_ids: tuple[int, ...] | None = None  # the same context as token ids: send these where a backend takes ids
-
-
-@dataclass
-class Segment:
-    text: str  # without the matched stop text
-    tokens: int  # tokens the model generated, the matched stop text's included; -1: unknown (count the text)
-    finish_reason: str  # "stop" (a stop text), "eos", or "length"
-    matched_stop: str | None = None
-    top_logprobs: list[list[float]] = field(default_factory=list)  # per position, descending
-    token_texts: list[str] = field(default_factory=list)
-    token_ids: list[int] | None = None  # generated ids, a matched stop text's included; None: not returned
 
 
 @dataclass
@@ -87,7 +60,7 @@ class _Row(Row):
 class SegmentThinkingLoop:
     """Runs rows through a `ThinkingPolicy` on a segment backend (`complete(requests)`)."""
 
-    def __init__(self, backend, tokenizer, top_k: int = 20, estimator: str = DEFAULT_ESTIMATOR):
+    def __init__(self, backend: SegmentBackend, tokenizer, top_k: int = 20, estimator: str = DEFAULT_ESTIMATOR):
         self.backend = backend
         self.tokenizer = tokenizer
         self.vocab_size = len(tokenizer)

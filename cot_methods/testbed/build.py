@@ -9,7 +9,7 @@ settled (redundant loops) — so cutting at the first "Wait" costs accuracy, cut
 saves tokens for free, and the model's answer-probe entropy tells the two apart (issue 12).
 It is a synthetic testbed, not evidence about real reasoning models.
 
-The model every figure is measured on is *shipped* (`shipped_testbed.py`): a build is
+The model every figure is measured on is *shipped* (`shipped.py`): a build is
 byte-identical only on the machine and libraries that made it (issue 23). `build_testbed` is
 the tool for people who change the traces: reproducible on one machine from `TestbedConfig`
 (seed included): a byte-level BPE tokenizer trained with `tokenizers` (digits split one per

@@ -24,6 +24,8 @@ from types import SimpleNamespace
 
 from cotbench.errors import CotbenchError
 
+from .engine import start_engine
+
 # Rows not seen for this many generate calls are forgotten (a finished row); forgetting a row
 # too early only costs a prefix-cache miss, never a different result.
 ROW_MEMORY_CALLS = 8
@@ -52,9 +54,7 @@ def _worker(connection, env: dict, load_kwargs: dict) -> None:
     """One engine process: start, say ready (or the one-line error), then serve generate calls."""
     os.environ.update(env)
     try:
-        from .backend import load_vllm
-
-        llm = load_vllm(**load_kwargs)
+        llm = start_engine(**load_kwargs)
     except Exception as error:  # reported to the parent as one line
         connection.send(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
         return

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cotbench.cot_methods.backends.openai import OpenAICompletionsBackend, split_base_urls
-from cotbench.cot_methods.loop.segment_loop import SegmentRequest
+from cotbench.cot_methods.loop.segments import SegmentRequest
 from cotbench.errors import CotbenchError
 
 

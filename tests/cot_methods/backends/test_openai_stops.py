@@ -4,7 +4,7 @@ are applied to what the server returns, as the server would have applied them.""
 from types import SimpleNamespace
 
 from cotbench.cot_methods.backends.openai import MAX_SERVER_STOPS, OpenAICompletionsBackend, apply_stops
-from cotbench.cot_methods.loop.segment_loop import Segment
+from cotbench.cot_methods.loop.segments import Segment
 from cotbench.cot_methods.methods.deer import DEER_STOP_TEXTS
 
 

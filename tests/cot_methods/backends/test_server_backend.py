@@ -149,7 +149,7 @@ def test_bad_backend_and_missing_url_are_one_line_errors():
 @pytest.mark.slow
 def test_unreachable_server_is_retried_then_one_line_error(smollm2_path):
     from cotbench.cot_methods.backends.openai import OpenAICompletionsBackend
-    from cotbench.cot_methods.loop.segment_loop import SegmentRequest
+    from cotbench.cot_methods.loop.segments import SegmentRequest
     from cotbench.errors import CotbenchError
 
     backend = OpenAICompletionsBackend(f"http://127.0.0.1:{free_port()}/v1", "m", retries=2, backoff_s=0.01, timeout_s=2)

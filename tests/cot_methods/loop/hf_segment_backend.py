@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from cotbench.cot_methods.loop.segment_loop import Segment
+from cotbench.cot_methods.loop.segments import Segment
 
 
 class HFSegmentBackend:

@@ -13,7 +13,8 @@ import torch
 from cotbench.cot_methods.backends.openai import OpenAICompletionsBackend
 from cotbench.cot_methods.loop.hf_engine import ThinkingEngine, penalize, sampling_warpers
 from cotbench.cot_methods.loop.row import DecodeSettings
-from cotbench.cot_methods.loop.segment_loop import Segment, SegmentRequest, SegmentThinkingLoop
+from cotbench.cot_methods.loop.segment_loop import SegmentThinkingLoop
+from cotbench.cot_methods.loop.segments import Segment, SegmentRequest
 from cotbench.cot_methods.policy import ThinkingPolicy
 from cotbench.errors import CotbenchError
 

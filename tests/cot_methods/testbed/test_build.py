@@ -9,6 +9,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import pkgutil
 import random
 import shutil
 import subprocess
@@ -138,11 +139,11 @@ def test_two_builds_from_one_seed_are_byte_identical(tmp_path):
 
 # --- every method's forced text is in the training distribution ------------------------------
 def adapter_classes():
-    from cotbench.cot_methods import ADAPTER_MODULES
+    from cotbench.cot_methods import methods
     from cotbench.cot_methods.adapter.base import CotbenchLM
 
-    for name in ADAPTER_MODULES:
-        module = importlib.import_module(f"cotbench.cot_methods.{name}")
+    for info in pkgutil.iter_modules(methods.__path__):
+        module = importlib.import_module(f"{methods.__name__}.{info.name}")
         yield from (obj for obj in vars(module).values()
                     if inspect.isclass(obj) and issubclass(obj, CotbenchLM) and obj.__module__ == module.__name__)
 

@@ -55,6 +55,7 @@ def test_load_vllm_turns_an_engine_failure_into_that_line(monkeypatch):
     import types
 
     from cotbench.cot_methods.backends.vllm import backend as vllm_backend
+    from cotbench.cot_methods.backends.vllm import engine as vllm_engine
     from cotbench.errors import CotbenchError
 
     seen = {}
@@ -65,8 +66,8 @@ def test_load_vllm_turns_an_engine_failure_into_that_line(monkeypatch):
             raise RuntimeError("Engine core initialization failed. See root cause above.")
 
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=RefusingLLM))
-    monkeypatch.setattr(vllm_backend, "on_cpu", lambda: True)
-    monkeypatch.setattr(vllm_backend, "free_memory", lambda cpu: (int(11.2 * GIB), int(12.8 * GIB)))
+    monkeypatch.setattr(vllm_engine, "on_cpu", lambda: True)
+    monkeypatch.setattr(vllm_engine, "free_memory", lambda cpu: (int(11.2 * GIB), int(12.8 * GIB)))
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
     with pytest.raises(CotbenchError) as caught:
         vllm_backend.load_vllm("m", None, "auto", 1, None, None, 0, False)
