@@ -88,12 +88,16 @@ class ArithProblem:
         return self.totals[-1]
 
     @property
-    def text(self) -> str:
+    def statement(self) -> str:
+        """The problem's facts without its question ("Mia has 12 apples. Mia first buys 7 more. ...")."""
         sentences = [f"{self.name} has {self.start} {self.item}."]
         for adverb, op in zip(adverbs(len(self.operations)), self.operations):
             sentences.append(f"{self.name} {adverb} {op.phrase}.")
-        sentences.append(f"How many {self.item} does {self.name} have now?")
         return " ".join(sentences)
+
+    @property
+    def text(self) -> str:
+        return f"{self.statement} How many {self.item} does {self.name} have now?"
 
 
 def generate_problem(rng: random.Random, level: Level, problem_id: str) -> ArithProblem:

@@ -13,9 +13,9 @@ both in the middle of a solution and after it is settled.
    check that restated the equation gave the model a second, differing copy of the total to
    continue from (measured: it did);
 3. "So the answer is N.";
-4. 0–4 redundant loops ("Wait, let me double-check. 23 apples, first buys 8 more, then sells 5,
-   finally finds 3 more. Yes, the answer is 26.") that restate the problem and the stated answer and
-   compute nothing — the overthinking a method should cut;
+4. 0–4 redundant loops ("Wait, let me double-check. Mia has 23 apples. Mia first buys 8 more. Mia
+   then sells 5. Mia finally finds 3 more. Yes, the answer is 26.") that restate the problem word for
+   word and the stated answer and compute nothing — the overthinking a method should cut;
 5. "</think>", then the answer section `ANSWER_SECTION`: the value first ("29 apples."), then
    "**Final Answer**\\n\\boxed{29}" (the DeepSeek-R1 habit). The value comes first so that the
    first token after "</think>" carries the model's uncertainty about the answer, as EAT's
@@ -114,6 +114,10 @@ CAUTION_FORM = "Wait, that step {verb} a ten, so let me be careful."
 # One opener: a loop's only uncertainty is whether it comes, as the step-entropy premise (arXiv
 # 2508.03346: redundant steps are predictable) has it. With three openers the choice among them
 # made the loops higher-entropy than the computing steps (0.137 vs 0.116 nats, build c0dbfe3).
+# The loop restates the problem word for word: a copy of the prompt, which a model predicts from the
+# prompt itself, as the premise needs. A paraphrased recap ("12 apples, first buys 7 more, ...") left
+# the start amount and the item to recall, and on one of three seeds its loops scored higher than its
+# computing steps (0.082 vs 0.075 nats, build of 2026-12-06).
 LOOP_OPENER = "Wait, let me double-check."
 
 
@@ -171,11 +175,10 @@ def solve(problem: ArithProblem, rng: random.Random, reflective: bool = True) ->
     steps.append(f"So the answer is {problem.answer}.")
     if not reflective:  # a closing statement: the path a model with "Wait" banned has after the answer
         steps.append(f"{problem.name} ends with {problem.answer} {problem.item}.")
-    recap = f"{problem.start} {problem.item}, " + ", ".join(recap_phrases(problem))
     loops = rng.choices(range(len(LOOP_COUNT_WEIGHTS)), weights=LOOP_COUNT_WEIGHTS)[0] if reflective else 0
     for _ in range(loops):
         waits.append(len(steps))
-        steps.append(f"{LOOP_OPENER} {recap}. Yes, the answer is {problem.answer}.")
+        steps.append(f"{LOOP_OPENER} {problem.statement} Yes, the answer is {problem.answer}.")
     return Solution(steps, waits, operations, answered, loops)
 
 

@@ -23,7 +23,7 @@ TESTBED_ALIASES = ("arith-testbed", "testbed")
 LOCAL_BUILD_ALIAS = "arith-testbed-local"  # the cache's build of the current code (`cotbench testbed build`)
 SHIPPED_DIR = Path(__file__).resolve().parent / "arith_testbed"
 # testbed_sha256(SHIPPED_DIR) of the committed model (seed 0); its testbed.json says how it was built.
-SHIPPED_SHA256 = "ddac8ad232633b31ed36cfc5c3cfa79f131292a6c52606c71549938d77621905"
+SHIPPED_SHA256 = "e6ea08754e612c538a547c322e425bc749f705604e42aaa304bf4eb518c74b37"
 REBUILD_HINT = "restore it with `git checkout -- cot_methods/testbed/arith_testbed` (or pass pretrained=<your build's folder>)"
 
 
