@@ -89,8 +89,18 @@ def _solution_value(expr):
 def numbers_equal(gold, predicted) -> bool | None:
     """Numeric verdict when both sides are numbers; None when either is not (math-verify decides).
 
-    Integers compare exactly; everything else with the relative tolerance REL_TOL.
+    Integers compare exactly; everything else with the relative tolerance REL_TOL. Any error
+    while evaluating either side means "this rule does not apply", never a grader error (issue
+    27): math-verify reads `(50\\%)` as `50·UnevaluatedExpr(1/100)`, which `complex()` refuses
+    with a TypeError, and math-verify's own comparison still grades such an answer.
     """
+    try:
+        return _numbers_equal(gold, predicted)
+    except Exception:  # noqa: BLE001 - sympy raises TypeError, ValueError, AttributeError…: no numeric verdict
+        return None
+
+
+def _numbers_equal(gold, predicted) -> bool | None:
     import sympy
 
     if isinstance(gold, sympy.Eq) and isinstance(predicted, sympy.Eq) and gold.lhs != predicted.lhs:
@@ -121,7 +131,7 @@ def _relation_set(expr):
             return None
         try:
             return rel.as_set()
-        except (NotImplementedError, ValueError, TypeError):  # sympy cannot solve it: no rule applies
+        except Exception:  # noqa: BLE001 - sympy cannot solve it (NotImplementedError, PolynomialError, …): no rule applies
             return None
 
     if isinstance(expr, sympy.FiniteSet) and len(expr) > 1:

@@ -5,14 +5,18 @@ pathological expression that exceeds the time limit) grades the sample as wrong 
 why. Math answers are compared with math-verify (HF) plus the rules in `equivalence.py`;
 multiple choice by letter (or by the option's text, mapped to its letter).
 
-Extraction (issue 13 item 1): the last `\\boxed{}` of the answer part. When there is none,
-the *fallback* reads the answer the way the independent graders do (lighteval/math-verify,
-the Qwen2.5-Math toolkit, lm-eval's GSM8K "flexible-extract"): a stated "the answer is …" /
-"Answer: …" / "#### …" line, else math-verify's own extraction (its `LatexExtractionConfig`:
-"final answer is $…$" then the last math expression; its `ExprExtractionConfig`: the last
-plain number or expression, which is GSM8K's last number). Every verdict says which of the
-two found the answer (`extracted_by`: `box` | `fallback`); `extraction="strict"` grades
-box-only, as cotbench did before.
+Extraction reads the answer the model stated *last* in the answer part (issue 27). The
+statements are the last `\\boxed{}` and the phrases "the (final) answer is …", "Answer: …",
+"#### …" (and for multiple choice "option C", a line with only the letter, an option's text);
+they compete by position, so a later "Answer: 55" overrides an earlier box and a later box an
+earlier phrase. Only when nothing is stated, the *fallback* reads the tail the way the
+independent graders read unstated answers (lighteval/math-verify, the Qwen2.5-Math toolkit,
+lm-eval's GSM8K "flexible-extract"): math-verify's extraction of the last math expression or
+number, confined to the last sentence or line that holds one and without math-verify's
+"answer" anchors, which otherwise read a number out of "long answer questions: 5" in the
+middle of a solution. Every verdict says where its answer came from (`extracted_by`: `box` |
+`fallback` | `truncated_tail`, the fallback's reading of a generation cut off by the length
+limit); `extraction="strict"` grades box-only, as cotbench did before issue 13.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ VERIFY_TIMEOUT_S = 3
 # Candidates longer than this are not handed to the LaTeX parser: no real answer is this
 # long, and parse time grows super-linearly with length.
 MAX_ANSWER_CHARS = 2000
-# The fallback reads only the end of the answer part, where a stated answer is: it keeps a
-# megabyte of unclosed thinking from costing seconds of regex and LaTeX parsing.
+# Answer phrases and the fallback are read only in the end of the answer part, where a stated
+# answer is: it keeps a megabyte of unclosed thinking from costing seconds of regex and LaTeX
+# parsing. (A box is found anywhere: finding it costs one reverse search.)
 FALLBACK_WINDOW_CHARS = 4000
 # The documented bound on one grading call: up to three parses (fallback extraction, gold,
 # answer) and one verification, each limited.
@@ -52,7 +57,12 @@ REASON_ERROR = "grader_error"
 # Where the graded answer came from (GenerationRecord.extracted_by).
 EXTRACTED_BY_BOX = "box"
 EXTRACTED_BY_FALLBACK = "fallback"
-# Task option (lm-eval `--metadata '{"extraction": "strict"}'`): box-only or box-then-fallback.
+# The fallback's reading of a generation cut off by the length limit before it stated an answer
+# (issue 27): kept apart because it is a guess from unfinished work, where lm-eval's GSM8K
+# "strict-match" filter gives "[invalid]".
+EXTRACTED_BY_TRUNCATED = "truncated_tail"
+# Task option (lm-eval `--metadata '{"extraction": "strict"}'`): box-only, or (the default) the
+# answer stated last in any form, then the fallback.
 EXTRACTION_MODES = ("fallback", "strict")
 DEFAULT_EXTRACTION = "fallback"
 
@@ -62,7 +72,7 @@ class Verdict:
     correct: bool
     extracted: str | None
     reason: str  # one of the REASON_* values
-    extracted_by: str | None = None  # box | fallback | None (nothing extracted)
+    extracted_by: str | None = None  # box | fallback | truncated_tail | None (nothing extracted)
 
 
 def split_reasoning(text: str, think_end: str | None = DEFAULT_THINK_END) -> tuple[str, str, bool]:
@@ -97,8 +107,8 @@ def _braced_from(text: str, open_index: int) -> str | None:
     return None
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete `\\boxed{…}` (or `\\fbox{…}`, `\\boxed 5`), or None."""
+def _last_box(text: str) -> tuple[int, str] | None:
+    """(start, content) of the last complete `\\boxed{…}` (or `\\fbox{…}`, `\\boxed 5`), or None."""
     best_start, best_content = -1, None
     for command in _BOX_COMMANDS:
         start = text.rfind(command)
@@ -116,40 +126,110 @@ def last_boxed(text: str) -> str | None:
                 best_start, best_content = start, content
                 break
             start = text.rfind(command, 0, start)
-    return best_content
+    return None if best_content is None else (best_start, best_content)
 
 
-_ANSWER_IS = re.compile(
-    r"(?:final answer|the answer)\s*(?:is|:)?\s*[:=]?\s*(.+?)(?:\.\s|\.$|\n|$)", re.IGNORECASE
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete `\\boxed{…}` (or `\\fbox{…}`, `\\boxed 5`), or None."""
+    found = _last_box(text)
+    return None if found is None else found[1]
+
+
+# "The answer is 42.", "the final answer is: 42", "Final Answer: 17", "**Answer:** 42", "answer = 42".
+# "answer" must be followed by "is", ":" or "=", so "long answer questions: 5" and "she has to
+# answer 70-36 = 34" state nothing (issue 27); the value runs to the end of its sentence or line.
+_ANSWER_PHRASE = re.compile(
+    r"\banswer\b\s*(?:\*\*\s*)?(?:\bis\b\s*:?|[:：=])[\s*]*(?P<value>.+?)\s*(?=\.\s|\.?\Z|\n)", re.IGNORECASE
 )
-_ANSWER_COLON = re.compile(r"answer\s*[:：]\s*(.+?)(?:\n|$)", re.IGNORECASE)
-_GSM8K_MARK = re.compile(r"^####\s*(.+?)\s*$", re.MULTILINE)  # the GSM8K solutions' own answer line
+# A stated value starts like an answer, not like prose ("the answer is correct", "the answer: we
+# add 3 + 4 = 7"): with a digit, a sign or bracket, "$" or a LaTeX command, or one letter (a
+# variable, an option). Prose after "answer" states nothing, and the fallback reads the tail.
+_ANSWER_LIKE = re.compile(r"^(?:[-+−.(\[{$\\\d]|[A-Za-z](?![A-Za-z]))")
+_GSM8K_MARK = re.compile(r"^[ \t]*####[ \t]*(?P<value>\S.*?)[ \t]*$", re.MULTILINE)  # the GSM8K solutions' own answer line
+# "The answer is 18 dollars.": in a sentence, a number followed by words is that number with its
+# unit (math-verify's own plain-text reading does the same); a box's content stays as written.
+_NUMBER_THEN_WORDS = re.compile(r"^(?P<number>[-+]?\\?\$?\d[\d,]*(?:\.\d+)?)\s+[A-Za-z][A-Za-z \t]*$")
+_MATH_DELIMITERS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(?P<inner>.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
 
 
-def _stated_answer(answer_text: str) -> str | None:
-    """The last "The answer is …" / "Answer: …" / "#### …" phrase's value, or None."""
-    for pattern in (_ANSWER_IS, _ANSWER_COLON, _GSM8K_MARK):
-        matches = pattern.findall(answer_text)
-        if matches:
-            candidate = matches[-1].strip().strip("*").strip()
-            candidate = candidate.strip("$").strip()
-            if candidate:
-                return candidate
+def _clean_stated(value: str) -> str:
+    """A stated value without its Markdown emphasis and math delimiters ("**$\\frac{1}{2}$**")."""
+    value = value.strip().strip("*").strip()
+    delimited = _MATH_DELIMITERS.match(value)
+    return (delimited.group("inner") if delimited else value.strip("$")).strip()
+
+
+def _last_phrase(text: str, offset: int = 0) -> tuple[int, str] | None:
+    """(offset + start, value) of the last "the answer is …" / "Answer: …" / "#### …" statement
+    of `text` that states a value, or None."""
+    best = None
+    for pattern in (_ANSWER_PHRASE, _GSM8K_MARK):
+        for match in pattern.finditer(text):
+            value = _clean_stated(match.group("value"))
+            with_unit = _NUMBER_THEN_WORDS.match(value)
+            value = with_unit.group("number") if with_unit else value
+            if _ANSWER_LIKE.match(value) and (best is None or offset + match.start() > best[0]):
+                best = (offset + match.start(), value)
+    return best
+
+
+def _last_of(*statements):
+    """The statement (a tuple starting with its position) that starts last, or None if none was found.
+
+    Every form competes by position (issue 27): a later "Answer: 55" overrides an earlier box,
+    a later box an earlier "the answer is", a later "#### 55" an earlier "Answer: 34"."""
+    found = [statement for statement in statements if statement]
+    return max(found, key=lambda statement: statement[0]) if found else None
+
+
+def _window(answer_text: str) -> tuple[int, str]:
+    """(offset, text) of the end of the answer part that answer phrases are looked for in."""
+    offset = max(0, len(answer_text) - FALLBACK_WINDOW_CHARS)
+    return offset, answer_text[offset:]
+
+
+# Where a sentence or line ends: the fallback's tail starts after one of these. Math spans are
+# masked first, so a display formula or "$3.5$" is never cut (inline "$…$" holds no ". ", which
+# tells it from two currency amounts in one sentence).
+_MATH_SPAN = re.compile(r"\$\$.*?\$\$|\\\[.*?\\\]|\\\(.*?\\\)|\$(?:[^$\n.]|\.(?!\s))*\$", re.DOTALL)
+_SEGMENT_END = re.compile(r"\n|[.!?](?=\s)")
+_HAS_VALUE = re.compile(r"[\d\\$]")
+
+
+def _tail(answer_text: str) -> str | None:
+    """The text from the start of its last sentence or line that holds a number or math: where
+    an unstated answer is, and all the fallback reads (issue 27: on a whole GSM8K solution,
+    math-verify's "answer" anchors read "she has to answer 70-36 = 34" over a final "so 55")."""
+    masked = _MATH_SPAN.sub(lambda span: "x" * len(span.group()), answer_text)
+    ends = [match.end() for match in _SEGMENT_END.finditer(masked)]
+    for start, end in reversed(list(zip([0, *ends], [*ends, len(answer_text)]))):
+        if _HAS_VALUE.search(answer_text, start, end):
+            return answer_text[start:]
     return None
 
 
-def _math_verify_extraction(answer_text: str) -> str | None:
-    """math-verify's reading of an unboxed answer: its LaTeX extraction ("final answer is $…$",
-    else the last math expression), then its plain-expression extraction (the last number
-    or expression). Returns the matched text, which the grader then parses like a box."""
-    if _CODE_LIKE.search(answer_text):  # never hand code-like text to sympy
+# math-verify's extraction ranks "answer … = x" and "answer … x" (up to 100 characters on) above
+# the last expression. Every "answer" phrase that states a value was read as a statement
+# before the fallback runs, so the ones left state nothing ("…multiply by 100% to express the
+# answer as a percentage: 32 / 96 * 100% = 33.333…%, which rounds down to 33%", GSM8K test
+# row 226): the word is replaced before math-verify reads the tail, leaving its own rule,
+# the last math expression or number.
+_ANSWER_WORD = re.compile(r"answer", re.IGNORECASE)
+
+
+def _math_verify_extraction(tail: str) -> str | None:
+    """math-verify's reading of an unboxed tail, without its "answer" anchors: the rightmost math
+    expression, number or plain expression (its `LatexExtractionConfig` and
+    `ExprExtractionConfig`). Returns the matched text, which the grader then parses like a box."""
+    if _CODE_LIKE.search(tail):  # never hand code-like text to sympy
         return None
+    tail = _ANSWER_WORD.sub("result", tail)
     mv = _math_verify()
     from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
 
     try:
         parsed = mv.parse(
-            answer_text,
+            tail,
             extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
             parsing_timeout=PARSE_TIMEOUT_S,
             raise_on_error=True,
@@ -160,22 +240,29 @@ def _math_verify_extraction(answer_text: str) -> str | None:
     return matched.strip() if matched and matched.strip() else None
 
 
-def extract_answer_with_source(answer_text: str, extraction: str = DEFAULT_EXTRACTION) -> tuple[str | None, str | None]:
-    """(answer, extracted_by): the last box, else (unless strict) the stated answer."""
-    boxed = last_boxed(answer_text)
-    if boxed is not None:
-        return boxed.strip(), EXTRACTED_BY_BOX
+def extract_answer_with_source(
+    answer_text: str, extraction: str = DEFAULT_EXTRACTION, truncated: bool | None = None
+) -> tuple[str | None, str | None]:
+    """(answer, extracted_by): the answer stated last (a box, or unless strict an answer
+    phrase), else (unless strict) math-verify's reading of the tail, marked `truncated_tail`
+    when the generation was cut off by the length limit (`truncated`, the adapter's record)."""
+    box = _last_box(answer_text)
     if extraction == "strict":
+        return (box[1].strip(), EXTRACTED_BY_BOX) if box is not None else (None, None)
+    offset, window = _window(answer_text)
+    phrase = _last_phrase(window, offset)
+    stated = _last_of(box and (box[0], box[1].strip(), EXTRACTED_BY_BOX), phrase and (*phrase, EXTRACTED_BY_FALLBACK))
+    if stated is not None:
+        return stated[1], stated[2]
+    tail = _tail(window)
+    found = _math_verify_extraction(tail) if tail is not None else None
+    if found is None:
         return None, None
-    window = answer_text[-FALLBACK_WINDOW_CHARS:]
-    stated = _stated_answer(window)
-    if stated is None:
-        stated = _math_verify_extraction(window)
-    return (stated, EXTRACTED_BY_FALLBACK) if stated is not None else (None, None)
+    return found, EXTRACTED_BY_TRUNCATED if truncated else EXTRACTED_BY_FALLBACK
 
 
 def extract_answer(answer_text: str, extraction: str = DEFAULT_EXTRACTION) -> str | None:
-    """The last boxed answer, else (unless strict) the stated answer (see the module docstring)."""
+    """The answer stated last, else (unless strict) math-verify's reading of the tail (see the module docstring)."""
     return extract_answer_with_source(answer_text, extraction)[0]
 
 
@@ -189,21 +276,33 @@ def _math_verify():
 
 
 def _parse(expression: str):
-    """math-verify parse of a bare answer; returns [] on failure, raises TimeoutError."""
+    """math-verify parse of a bare answer; [] when it cannot be read (math-verify or sympy
+    raised: a parse failure, not a grader error). A time-out propagates (math-verify's
+    TimeoutException is a BaseException) and is graded `timeout`."""
     mv = _math_verify()
     from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
 
     wrapped = f"$\\boxed{{{expression}}}$"
-    return mv.parse(
-        wrapped,
-        extraction_config=[LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()],
-        parsing_timeout=PARSE_TIMEOUT_S,
-        raise_on_error=True,
-    )
+    try:
+        return mv.parse(
+            wrapped,
+            extraction_config=[LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()],
+            parsing_timeout=PARSE_TIMEOUT_S,
+            raise_on_error=True,
+        )
+    except Exception:  # noqa: BLE001 - raise_on_error is on for the time-out; any other error means unreadable
+        return []
 
 
 _INTEGER = re.compile(r"[-+]?\d{1,300}")
 _PERCENT = re.compile(r"\\?%\s*$")
+# A percent sign or word right after a number, in any position ("(50\\%)", "50\\% \\text{ discount}",
+# "50 percent", "50 \\text{ percent}", "\\text{50\\%}"): dropped like the trailing "%" above, so a
+# percentage compares to its bare gold (issue 27). "percentage" is a noun, not a unit, and stays.
+_PERCENT_WORD = r"(?i:per\s?cent)(?![A-Za-z])"
+_PERCENT_AFTER_NUMBER = re.compile(
+    rf"(?<=[\d}}])\s*(?:\\?%|\\(?:text|mbox|mathrm)\{{\s*(?:\\?%|{_PERCENT_WORD})\s*\}}|{_PERCENT_WORD})"
+)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
 # AMC-style "\textbf{(C)}\ 7": an option label in front of the value; the value is graded.
@@ -211,11 +310,12 @@ _OPTION_LABEL = re.compile(r"^\\text(?:bf)?\{\s*\([A-E]\)\s*\}(?:\\[ ,;:!]|~|\s)
 
 
 def normalise_math_answer(answer: str) -> str:
-    """Clean-up math-verify does not do for bare answers: thousands separators, trailing
-    percent signs, `\\text{}` wrappers, AMC option labels, trailing full stops, and repeating
+    """Clean-up math-verify does not do for bare answers: thousands separators, percent signs
+    and words, `\\text{}` wrappers, AMC option labels, trailing full stops, and repeating
     decimals (`0.\\overline{3}` → `\\frac{1}{3}`)."""
     cleaned = answer.strip().rstrip(".").strip()
     cleaned = _PERCENT.sub("", cleaned)
+    cleaned = _PERCENT_AFTER_NUMBER.sub("", cleaned)
     cleaned = _THOUSANDS.sub("", cleaned)
     cleaned = _OPTION_LABEL.sub("", cleaned)
     if re.fullmatch(r"\\text\{[^{}]*\}", cleaned):  # the whole answer is text: keep words
@@ -230,11 +330,19 @@ def _equivalent(gold_parsed: list, predicted: list) -> bool:
     numeric = numbers_equal(gold_expr, predicted_expr)
     if numeric is not None:
         return numeric
-    mv = _math_verify()
     gold_set, predicted_set = as_comparable_sets(gold_expr, predicted_expr)
     if gold_set is not gold_expr or predicted_set is not predicted_expr:
-        return bool(mv.verify([gold_set], [predicted_set], timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
-    return bool(mv.verify(gold_parsed, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
+        return _verify([gold_set], [predicted_set])
+    return _verify(gold_parsed, predicted)
+
+
+def _verify(gold: list, predicted: list) -> bool:
+    """math-verify's verify, the last rule: an error inside it means "not equal by any rule"
+    (issue 27), never a grader error; a time-out propagates and is graded `timeout`."""
+    try:
+        return bool(_math_verify().verify(gold, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
+    except Exception:  # noqa: BLE001 - raise_on_error is on for the time-out (a BaseException)
+        return False
 
 
 def check_extraction_mode(extraction: str) -> None:
@@ -246,14 +354,22 @@ def check_extraction_mode(extraction: str) -> None:
 
 
 def grade_math(
-    response: str, gold: str, think_end: str | None = DEFAULT_THINK_END, extraction: str = DEFAULT_EXTRACTION
+    response: str,
+    gold: str,
+    think_end: str | None = DEFAULT_THINK_END,
+    extraction: str = DEFAULT_EXTRACTION,
+    truncated: bool | None = None,
 ) -> Verdict:
-    """Verdict of a free-form math answer against its gold (math-verify equivalence)."""
+    """Verdict of a free-form math answer against its gold (math-verify equivalence).
+
+    `truncated`: the generation stopped at the length limit (the adapter's record says so; a
+    plain lm-eval model's text carries no such flag, so None). Its unstated answer is then read
+    as `truncated_tail`, apart from the answers models state (see EXTRACTED_BY_TRUNCATED)."""
     check_extraction_mode(extraction)  # a bad task option is a usage error, raised before any grading
     extracted = extracted_by = None
     try:
         _thinking, answer_text, _closed = split_reasoning(response or "", think_end)
-        extracted, extracted_by = extract_answer_with_source(answer_text, extraction)
+        extracted, extracted_by = extract_answer_with_source(answer_text, extraction, truncated)
         if extracted is None:
             return Verdict(False, None, REASON_NO_ANSWER)
         if len(extracted) > MAX_ANSWER_CHARS:
@@ -315,10 +431,13 @@ def grade_probe(probe_text: str, gold: str) -> tuple[str | None, bool]:
 
 _LETTER_ONLY = re.compile(r"^\(?\s*([A-Da-d])\s*\)?\.?$")
 _LETTER_IN_BOX = re.compile(r"^\(?\s*(?:\\text\{\s*)?\(?([A-Da-d])\)?\s*\}?\s*\)?(?:[.:)]|\s|$)")
+# An option letter: uppercase anywhere, lowercase only ending its line ("answer: c"), so "the
+# answer is a multiple of 3" states no option.
+_LETTER = r"(?P<letter>[A-D]|[a-d](?=[.)]?[ \t]*$))"
 _LETTER_PHRASES = [
-    re.compile(r"answer\s*(?:is|:)?\s*[:：]?\s*\**\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
-    re.compile(r"(?:option|choice)\s*(?:is\s*)?[:：]?\s*\(?([A-D])\)?(?![A-Za-z])", re.IGNORECASE),
-    re.compile(r"^\s*\(?([A-D])\)?[.:)]?\s*$", re.MULTILINE),
+    re.compile(rf"(?i:\banswer\b)\s*(?i:is\b)?\s*[:：]?\s*\**\s*\(?{_LETTER}\)?(?![A-Za-z])", re.MULTILINE),
+    re.compile(rf"(?i:\b(?:option|choice)\b)\s*(?i:is\b)?\s*[:：]?\s*\(?{_LETTER}\)?(?![A-Za-z])", re.MULTILINE),
+    re.compile(r"^\s*\(?(?P<letter>[A-D])\)?[.:)]?\s*$", re.MULTILINE),
 ]
 LETTERS = "ABCD"
 
@@ -350,25 +469,40 @@ def _letter_of_box(boxed: str, choices) -> str | None:
     return match.group(1).upper() if match else None
 
 
+def _last_letter_phrase(text: str, offset: int, choices) -> tuple[int, str] | None:
+    """(offset + start, letter) of the last "Answer: (C)" / "option C" / lone-letter line, or of
+    the last answer phrase stating an option's text ("The answer is Daoism."), or None."""
+    found = [(offset + match.start(), match.group("letter").upper()) for pattern in _LETTER_PHRASES
+             for match in pattern.finditer(text)]
+    if choices:
+        for match in _ANSWER_PHRASE.finditer(text):
+            letter = _letter_of_option_text(_clean_stated(match.group("value")), choices)
+            if letter:
+                found.append((offset + match.start(), letter))
+    return _last_of(*found)
+
+
+def _choice_statement(answer_text: str, choices, extraction: str) -> tuple[str | None, str | None, str | None]:
+    """(letter, extracted_by, box content): the option stated last, by box or (unless strict)
+    by phrase. A last box that names no option gives no letter and its content."""
+    box = _last_box(answer_text)
+    offset, window = _window(answer_text)
+    phrase = None if extraction == "strict" else _last_letter_phrase(window, offset, choices)
+    stated = _last_of(box and (*box, EXTRACTED_BY_BOX), phrase and (*phrase, EXTRACTED_BY_FALLBACK))
+    if stated is None:
+        return None, None, None
+    if stated[2] == EXTRACTED_BY_BOX:
+        return _letter_of_box(stated[1], choices), EXTRACTED_BY_BOX, stated[1]
+    return stated[1], EXTRACTED_BY_FALLBACK, None
+
+
 def extract_choice_with_source(
     answer_text: str, choices=None, extraction: str = DEFAULT_EXTRACTION
 ) -> tuple[str | None, str | None]:
-    """(letter, extracted_by): from the last box (a letter, or an option's text), else (unless
-    strict) from an "Answer: (C)" style phrase or a stated option text."""
-    boxed = last_boxed(answer_text)
-    if boxed is not None:
-        letter = _letter_of_box(boxed, choices)
-        return (letter, EXTRACTED_BY_BOX) if letter else (None, None)
-    if extraction == "strict":
-        return None, None
-    window = answer_text[-FALLBACK_WINDOW_CHARS:]
-    for pattern in _LETTER_PHRASES:
-        matches = pattern.findall(window)
-        if matches:
-            return matches[-1].upper(), EXTRACTED_BY_FALLBACK
-    stated = _stated_answer(window)
-    letter = _letter_of_option_text(stated, choices) if stated else None
-    return (letter, EXTRACTED_BY_FALLBACK) if letter else (None, None)
+    """(letter, extracted_by): the option stated last, whatever its form: a box (a letter, or an
+    option's text) or, unless strict, an "Answer: (C)" style phrase or a stated option text."""
+    letter, extracted_by, _box = _choice_statement(answer_text, choices, extraction)
+    return (letter, extracted_by) if letter else (None, None)
 
 
 def extract_choice(answer_text: str, choices=None, extraction: str = DEFAULT_EXTRACTION) -> str | None:
@@ -388,11 +522,10 @@ def grade_choice(
     check_extraction_mode(extraction)
     try:
         _thinking, answer_text, _closed = split_reasoning(response or "", think_end)
-        letter, extracted_by = extract_choice_with_source(answer_text, choices, extraction)
-        if letter is None:
-            boxed = last_boxed(answer_text)
+        letter, extracted_by, boxed = _choice_statement(answer_text, choices, extraction)
+        if letter is None:  # a last box that names no option is unreadable; nothing stated is no answer
             reason = REASON_PARSE_FAILURE if boxed is not None else REASON_NO_ANSWER
-            return Verdict(False, boxed, reason, EXTRACTED_BY_BOX if boxed is not None else None)
+            return Verdict(False, boxed, reason, extracted_by)
         ok = letter == gold_letter.strip().upper()
         return Verdict(ok, letter, REASON_CORRECT if ok else REASON_MISMATCH, extracted_by)
     except Exception:  # noqa: BLE001

@@ -72,7 +72,7 @@ def _results(doc: dict, results: list, grade) -> dict:
     for response in generations:
         record = _adapter_record(response)
         think_end = record.think_end or DEFAULT_THINK_END
-        verdict = grade(str(response), doc, think_end, extraction)
+        verdict = grade(str(response), doc, think_end, extraction, record.truncated)
         _thinking, _answer, closed = split_reasoning(str(response), think_end)
         # A model whose template has no thinking (our adapters record it) never leaves thinking
         # open; for other models the marker must be there.
@@ -114,11 +114,12 @@ def _grade_probe_answers(record: GenerationRecord, gold: str) -> None:
         probe.update(answer=answer, answer_correct=correct, entropy=sum(entropies) / len(entropies))
 
 
-def _grade_math(response: str, doc: dict, think_end: str, extraction: str):
-    return grade_math(response, doc["answer"], think_end, extraction)
+def _grade_math(response: str, doc: dict, think_end: str, extraction: str, truncated: bool | None):
+    return grade_math(response, doc["answer"], think_end, extraction, truncated)
 
 
-def _grade_mmlu(response: str, doc: dict, think_end: str, extraction: str):
+def _grade_mmlu(response: str, doc: dict, think_end: str, extraction: str, truncated: bool | None):
+    # A letter is only ever read from a statement, never guessed from cut-off text: nothing to mark.
     return grade_choice(response, doc["answer"], think_end, extraction, choices=doc.get("choices"))
 
 

@@ -42,6 +42,12 @@ def test_numbers_compare_relatively_and_integers_exactly():
     assert numbers_equal(x + 1, sympy.Integer(6)) is None  # not a number: math-verify decides
 
 
+def test_what_sympy_cannot_evaluate_is_left_to_math_verify_not_an_error():
+    # math-verify's reading of `(50\%)`: 50 times an unevaluated 1/100, which complex() refuses
+    percent = sympy.Mul(50, sympy.UnevaluatedExpr(sympy.Rational(1, 100)))
+    assert numbers_equal(sympy.Integer(50), percent) is None
+
+
 def test_deep_nesting_is_left_to_math_verify_instead_of_hanging():
     deep = sympy.Integer(7)
     for _ in range(MAX_NUMERIC_DEPTH * 4):

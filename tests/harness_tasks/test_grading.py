@@ -76,7 +76,7 @@ def test_pathological_input_is_graded_wrong_not_raised():
     nested = r"\frac{" * 200 + "1" + "}{2}" * 200
     verdict = grade_math(rf"\boxed{{{nested}}}", "1")
     assert verdict.correct is False
-    assert verdict.reason in {"parse_failure", "timeout", "grader_error", "mismatch"}
+    assert verdict.reason in {"parse_failure", "timeout", "mismatch"}  # never grader_error (issue 27)
 
 
 def test_nested_braces_and_fbox():

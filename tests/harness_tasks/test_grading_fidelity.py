@@ -385,3 +385,108 @@ def test_mmlu_option_text_counts_as_its_letter(response, gold, choices, expected
 def test_choice_fidelity(response, gold, expected):
     verdict = grade_choice(response, gold)
     assert verdict.correct is expected, verdict
+
+
+# --- issue 27's categories, each built on real golds (row ids in the comments) ---------------
+
+LAST_STATEMENT_CASES = [  # (response, gold, expected, extracted_by): the answer stated last, whatever its form
+    ("I get \\boxed{16}. Wait, she also bakes with 4, so 16 - 3 - 4 = 9 and 9 * 2 = 18.\nAnswer: 18", "18", True, "fallback"),  # gsm8k-0000
+    ("The answer is 16.\nWait, 16 - 3 - 4 = 9 eggs and 9 * 2 = 18, so \\boxed{18}", "18", True, "box"),  # gsm8k-0000
+    ("Answer: 18\nHmm, she eats three, so actually the answer is 16.", "18", False, "fallback"),  # gsm8k-0000
+    ("To express the answer as a percentage: 60 / 150 * 100% = 40%.\nSo 40 percent are blue.\n#### 40", "40", True, "fallback"),  # gsm8k-0728
+    ("To express the answer as a percentage: 60 / 150 * 100% = 40%.\n#### 45", "40", False, "fallback"),  # gsm8k-0728
+    ("The final answer is 12. Rechecking: 96 / 8 = 12 cm per side.\n#### 12", "12", True, "fallback"),  # math500 prealgebra/930
+    ("The answer is $\\frac{3}{14}$? No: $f(-2)+f(-1)+f(0) = \\frac{14}{3}$, so $\\boxed{\\frac{14}{3}}$.", r"\frac{14}{3}", True, "box"),  # math500 algebra/2584
+    ("**Final Answer**\n\\boxed{240}\n\nCorrection: the final answer is 204.", "204", True, "fallback"),  # aime24 (gold 204)
+    ("**Final Answer:** 204\n\nLet me double-check the answer: yes, it holds.", "204", True, "fallback"),  # aime24 (gold 204)
+    ("The answer is 3 bolts.\n\nI hope this helps!", "3", True, "fallback"),  # gsm8k-0001
+    ("The answer is 18 dollars.", "18", True, "fallback"),  # gsm8k-0000
+]
+
+ANSWER_WORD_CASES = [  # no statement: the tail's number, whatever "answer" phrases come before or beside it
+    ("Amy gets 8 + 18 = 26 one-point questions right.\nOf the 5 long answer questions: 60% * 5 = 3 right, worth 3 * 5 = 15 points.\n"
+     "So she scores 26 + 15 = 41 points.", "41", True),  # gsm8k-0876
+    ("Amy gets 8 + 18 = 26 one-point questions right.\nOf the 5 long answer questions: 60% * 5 = 3 right, worth 3 * 5 = 15 points.\n"
+     "So she scores 26 + 14 = 40 points.", "41", False),  # gsm8k-0876
+    ("Then divide the number of water type Pokemon by the total number of Pokemon and multiply by 100% to express the answer as "
+     "a percentage: 32 water type / 96 Pokemon * 100% = 33.333...%, which rounds down to 33%", "33", True),  # gsm8k-0226's own solution
+    ("Then divide the combined remora length in feet by the shark's length and multiply by 100% to express the answer as a "
+     "percentage: 1 foot / 10 feet * 100% = 10%", "10", True),  # gsm8k-0473's own solution
+    ("She has to answer 70 - 36 = 34 questions first.\nThe chances multiply: .6 * .2 * 100% = 12%", "12", True),  # gsm8k-1152
+    ("She has to answer 70 - 36 = 34 questions first.\nThe chances multiply: .6 * .2 = .12", "12", False),  # gsm8k-1152
+]
+
+PERCENT_AND_UNIT_CASES = [  # a percentage or unit anywhere in the answer against a bare gold
+    (r"\boxed{(40\%)}", "40", True),  # gsm8k-0728
+    (r"\boxed{40\% \text{ blue}}", "40", True),
+    (r"\boxed{40 percent}", "40", True),
+    (r"\boxed{\text{40\%}}", "40", True),
+    (r"\boxed{(45\%)}", "40", False),
+    (r"\boxed{0.4}", "40", False),
+    ("So the answer is $(40\\%)$.", "40", True),
+    ("The answer is 40 percent.", "40", True),
+    (r"\boxed{60\%\text{ of the distance}}", "60", True),  # gsm8k-1235
+    ("He has covered 3600 / 6000 * 100 = 60 percent of the distance.", "60", True),
+    (r"\boxed{25\% \text{ more likely}}", "25", True),  # gsm8k-0184
+    (r"\boxed{50\% \text{ discount}}", "25", False),
+    (r"\boxed{12 \%}", "12", True),  # gsm8k-1152
+    (r"\boxed{(10\%)}", "10", True),  # math500 prealgebra/1233
+    (r"\boxed{24 \text{ percent}}", "24", True),  # gsm8k-1030
+]
+
+
+@pytest.mark.parametrize("response,gold,expected,source", LAST_STATEMENT_CASES, ids=lambda value: repr(value)[:40])
+def test_the_answer_stated_last_is_graded(response, gold, expected, source):
+    verdict = grade_math(response, gold)
+    assert (verdict.correct, verdict.extracted_by) == (expected, source), verdict
+
+
+@pytest.mark.parametrize("response,gold,expected", ANSWER_WORD_CASES, ids=lambda value: repr(value)[:40])
+def test_answer_phrases_that_state_nothing_do_not_hijack_the_fallback(response, gold, expected):
+    verdict = grade_math(response, gold)
+    assert (verdict.correct, verdict.extracted_by) == (expected, "fallback"), verdict
+
+
+@pytest.mark.parametrize("response,gold,expected", PERCENT_AND_UNIT_CASES, ids=lambda value: repr(value)[:40])
+def test_percentages_and_units_in_any_position(response, gold, expected):
+    verdict = grade_math(response, gold)
+    assert verdict.correct is expected, verdict
+    assert verdict.reason == ("correct" if expected else "mismatch"), verdict  # never grader_error
+
+
+MMLU_LAST_STATEMENT_CASES = [  # the option stated last, whatever its form (mmlu world_religions-test-013)
+    ("\\boxed{A}\n\nOn reflection, the answer is (B).", "B", True),
+    ("Answer: (B)\n\nHmm, no: \\boxed{C}", "B", False),
+    ("The answer is Daoism.", "B", True),
+    ("The answer is Daoism. Wait, no: \\boxed{A}", "B", False),
+    ("\\boxed{\\text{Buddhism}}\nActually Daoism fits better, so option B is correct.", "B", True),
+    ("To answer this, recall the options.\n**Final Answer**\nB", "B", True),
+]
+
+
+@pytest.mark.parametrize("response,gold,expected", MMLU_LAST_STATEMENT_CASES, ids=lambda value: repr(value)[:40])
+def test_the_option_stated_last_is_graded(response, gold, expected):
+    verdict = grade_choice(response, gold, choices=RELIGIONS)
+    assert verdict.correct is expected, verdict
+
+
+# A generation cut off by the length limit (the adapter's `truncated`) before it stated an answer:
+# (response, gold, truncated, expected, extracted_by); under `extraction=strict` it is `no_answer`.
+TRUNCATED_CASES = [
+    ("Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18", "18", True, True, "truncated_tail"),  # gsm8k-0000 cut off
+    ("Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18", "18", False, True, "fallback"),  # the same text, finished
+    ("The cost came to 80,000 + 50,000 = $130,000\nHe increased the value by 80,000 * 1.5 = 120,000", "70000", True, False,
+     "truncated_tail"),  # gsm8k-0002 cut off: a number from unfinished work
+    ("Janet sells 16 - 3 - 4 = 9 duck eggs a day, so the answer is 18.\nLet me verify by", "18", True, True, "fallback"),  # stated, then cut
+    ("Janet sells 16 - 3 - 4 = 9 duck eggs a day, so \\boxed{18}. To verify", "18", True, True, "box"),
+    ("Janet sells sixteen eggs and", "18", True, False, None),  # nothing to read
+]
+
+
+@pytest.mark.parametrize("response,gold,truncated,expected,source", TRUNCATED_CASES, ids=lambda value: repr(value)[:40])
+def test_truncated_outputs_are_marked_and_strict_gives_no_answer(response, gold, truncated, expected, source):
+    verdict = grade_math(response, gold, think_end=None, truncated=truncated)
+    assert (verdict.correct, verdict.extracted_by) == (expected, source), verdict
+    if source == "truncated_tail":
+        strict = grade_math(response, gold, think_end=None, extraction="strict", truncated=truncated)
+        assert (strict.correct, strict.reason, strict.extracted_by) == (False, "no_answer", None), strict

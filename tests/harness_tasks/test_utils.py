@@ -63,6 +63,20 @@ def test_acc_closed_counts_unclosed_thinking_wrong():
     assert [r["extracted_by"] for r in records] == ["box", "box"]
 
 
+def test_a_generation_cut_off_by_the_length_limit_is_graded_apart():
+    """The adapter's `truncated` reaches the grader: an unstated answer read from cut-off work is
+    recorded as `truncated_tail`, and strict extraction gives it no answer (issue 27)."""
+    cut_off = "She sells 16 - 3 - 4 = 9 eggs and makes 9 * 2 = 18"
+    docs = [{"id": "x", "answer": "18", "extraction": mode} for mode in ("fallback", "strict")]
+    outs = [process_results_math(doc, [[_gen(cut_off, 0, 20, truncated=True)]]) for doc in docs]
+    records = [doc["cotbench"]["generations"][0] for doc in docs]
+    assert [r["extracted_by"] for r in records] == ["truncated_tail", None]
+    assert [r["reason"] for r in records] == ["correct", "no_answer"] and [o["acc"] for o in outs] == [1.0, 0.0]
+    finished = {"id": "y", "answer": "18"}
+    process_results_math(finished, [[_gen(cut_off, 0, 20, truncated=False)]])
+    assert finished["cotbench"]["generations"][0]["extracted_by"] == "fallback"
+
+
 def test_the_rows_extraction_option_reaches_the_grader():
     stated = "</think>Therefore, there are 240 possible outfits."
     fallback_doc, strict_doc = ({"id": "x", "answer": "240", "extraction": mode} for mode in ("fallback", "strict"))
