@@ -91,15 +91,18 @@ def measure(rows: list[dict], respond, process) -> tuple[list[dict], float, floa
 
 
 def gsm8k_style_check(records: list[dict]) -> str:
-    """How the gsm8k-style outputs were read: every one that states its answer (or ends on it)
-    should be graded correct; the cut-off ones show what they were graded from."""
-    stated = [r for i, r in enumerate(records) if i % 6 != 5]
-    cut_off = [r for i, r in enumerate(records) if i % 6 == 5]
-    read_right = sum(bool(r["correct"]) for r in stated)
+    """How the gsm8k-style outputs were read (by shape, as `gsm8k_style_responses` cycles them):
+    a stated answer must be read; the last line's number is the answer only where GSM8K's
+    solution ends on it; a cut-off output shows what it was graded from."""
+    def shape(kind: range) -> list[dict]:
+        return [record for i, record in enumerate(records) if i % 6 in kind]
+
+    stated, last_line, cut_off = shape(range(4)), shape(range(4, 5)), shape(range(5, 6))
     sources = sorted({str(r["extracted_by"]) for r in cut_off})
     by_source = ", ".join(f"{s} {sum(str(r['extracted_by']) == s for r in cut_off)}" for s in sources)
-    return (f"gsm8k-style: stated answer read in {read_right} / {len(stated)} outputs; "
-            f"cut-off outputs graded from: {by_source}; correct {sum(bool(r['correct']) for r in cut_off)} / {len(cut_off)}")
+    return (f"gsm8k-style: stated answer read in {sum(r['correct'] for r in stated)} / {len(stated)} outputs, "
+            f"last line's number in {sum(r['correct'] for r in last_line)} / {len(last_line)}; "
+            f"cut-off outputs graded from: {by_source} (correct {sum(r['correct'] for r in cut_off)} / {len(cut_off)})")
 
 
 def main() -> None:
