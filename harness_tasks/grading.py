@@ -24,6 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import math_verify
+from math_verify.errors import TimeoutException as _MathVerifyTimeout
+from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
+
 from .equivalence import as_comparable_sets, expand_repeating_decimals, numbers_equal
 
 # Default end-of-thinking marker of DeepSeek-R1 / Qwen3 / QwQ style models.
@@ -129,12 +133,6 @@ def _last_box(text: str) -> tuple[int, str] | None:
     return None if best_content is None else (best_start, best_content)
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete `\\boxed{…}` (or `\\fbox{…}`, `\\boxed 5`), or None."""
-    found = _last_box(text)
-    return None if found is None else found[1]
-
-
 # "The answer is 42.", "the final answer is: 42", "Final Answer: 17", "**Answer:** 42", "answer = 42".
 # "answer" must be followed by "is", ":" or "=", so "long answer questions: 5" and "she has to
 # answer 70-36 = 34" state nothing (issue 27); the value runs to the end of its sentence or line.
@@ -143,8 +141,10 @@ _ANSWER_PHRASE = re.compile(
 )
 # A stated value starts like an answer, not like prose ("the answer is correct", "the answer: we
 # add 3 + 4 = 7"): with a digit, a sign or bracket, "$" or a LaTeX command, or one letter (a
-# variable, an option). Prose after "answer" states nothing, and the fallback reads the tail.
-_ANSWER_LIKE = re.compile(r"^(?:[-+−.(\[{$\\\d]|[A-Za-z](?![A-Za-z]))")
+# variable, an option) that a word or number does not follow ("x = 5", "C", but not the article
+# in "the answer is a prime number, 7" or "I think 5"). Prose after "answer" states nothing, and
+# the fallback reads the tail.
+_ANSWER_LIKE = re.compile(r"^(?:[-+−.(\[{$\\\d]|[A-Za-z](?![A-Za-z])(?!\s+[A-Za-z\d]))")
 _GSM8K_MARK = re.compile(r"^[ \t]*####[ \t]*(?P<value>\S.*?)[ \t]*$", re.MULTILINE)  # the GSM8K solutions' own answer line
 # "The answer is 18 dollars.": in a sentence, a number followed by words is that number with its
 # unit (math-verify's own plain-text reading does the same); a box's content stays as written.
@@ -224,11 +224,8 @@ def _math_verify_extraction(tail: str) -> str | None:
     if _CODE_LIKE.search(tail):  # never hand code-like text to sympy
         return None
     tail = _ANSWER_WORD.sub("result", tail)
-    mv = _math_verify()
-    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
-
     try:
-        parsed = mv.parse(
+        parsed = math_verify.parse(
             tail,
             extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
             parsing_timeout=PARSE_TIMEOUT_S,
@@ -261,30 +258,13 @@ def extract_answer_with_source(
     return found, EXTRACTED_BY_TRUNCATED if truncated else EXTRACTED_BY_FALLBACK
 
 
-def extract_answer(answer_text: str, extraction: str = DEFAULT_EXTRACTION) -> str | None:
-    """The answer stated last, else (unless strict) math-verify's reading of the tail (see the module docstring)."""
-    return extract_answer_with_source(answer_text, extraction)[0]
-
-
-from math_verify.errors import TimeoutException as _MathVerifyTimeout  # noqa: E402
-
-
-def _math_verify():
-    import math_verify
-
-    return math_verify
-
-
 def _parse(expression: str):
     """math-verify parse of a bare answer; [] when it cannot be read (math-verify or sympy
     raised: a parse failure, not a grader error). A time-out propagates (math-verify's
     TimeoutException is a BaseException) and is graded `timeout`."""
-    mv = _math_verify()
-    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
-
     wrapped = f"$\\boxed{{{expression}}}$"
     try:
-        return mv.parse(
+        return math_verify.parse(
             wrapped,
             extraction_config=[LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()],
             parsing_timeout=PARSE_TIMEOUT_S,
@@ -297,11 +277,13 @@ def _parse(expression: str):
 _INTEGER = re.compile(r"[-+]?\d{1,300}")
 _PERCENT = re.compile(r"\\?%\s*$")
 # A percent sign or word right after a number, in any position ("(50\\%)", "50\\% \\text{ discount}",
-# "50 percent", "50 \\text{ percent}", "\\text{50\\%}"): dropped like the trailing "%" above, so a
-# percentage compares to its bare gold (issue 27). "percentage" is a noun, not a unit, and stays.
+# "50 percent", "50 \\text{ percent}", "\\text{50\\%}", "50\\ \\%", "50~\\%"): dropped with the space
+# before it, LaTeX's spacing commands included, so a percentage compares to its bare gold (issue
+# 27). "percentage" is a noun, not a unit, and stays.
 _PERCENT_WORD = r"(?i:per\s?cent)(?![A-Za-z])"
+_LATEX_SPACE = r"(?:\s|~|\\[ ,;:!])*"
 _PERCENT_AFTER_NUMBER = re.compile(
-    rf"(?<=[\d}}])\s*(?:\\?%|\\(?:text|mbox|mathrm)\{{\s*(?:\\?%|{_PERCENT_WORD})\s*\}}|{_PERCENT_WORD})"
+    rf"(?<=[\d}}]){_LATEX_SPACE}(?:\\?%|\\(?:text|mbox|mathrm)\{{\s*(?:\\?%|{_PERCENT_WORD})\s*\}}|{_PERCENT_WORD})"
 )
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
@@ -314,8 +296,8 @@ def normalise_math_answer(answer: str) -> str:
     and words, `\\text{}` wrappers, AMC option labels, trailing full stops, and repeating
     decimals (`0.\\overline{3}` → `\\frac{1}{3}`)."""
     cleaned = answer.strip().rstrip(".").strip()
+    cleaned = _PERCENT_AFTER_NUMBER.sub("", cleaned)  # first: with the spacing before it
     cleaned = _PERCENT.sub("", cleaned)
-    cleaned = _PERCENT_AFTER_NUMBER.sub("", cleaned)
     cleaned = _THOUSANDS.sub("", cleaned)
     cleaned = _OPTION_LABEL.sub("", cleaned)
     if re.fullmatch(r"\\text\{[^{}]*\}", cleaned):  # the whole answer is text: keep words
@@ -340,7 +322,7 @@ def _verify(gold: list, predicted: list) -> bool:
     """math-verify's verify, the last rule: an error inside it means "not equal by any rule"
     (issue 27), never a grader error; a time-out propagates and is graded `timeout`."""
     try:
-        return bool(_math_verify().verify(gold, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
+        return bool(math_verify.verify(gold, predicted, timeout_seconds=VERIFY_TIMEOUT_S, raise_on_error=True))
     except Exception:  # noqa: BLE001 - raise_on_error is on for the time-out (a BaseException)
         return False
 
@@ -494,20 +476,6 @@ def _choice_statement(answer_text: str, choices, extraction: str) -> tuple[str |
     if stated[2] == EXTRACTED_BY_BOX:
         return _letter_of_box(stated[1], choices), EXTRACTED_BY_BOX, stated[1]
     return stated[1], EXTRACTED_BY_FALLBACK, None
-
-
-def extract_choice_with_source(
-    answer_text: str, choices=None, extraction: str = DEFAULT_EXTRACTION
-) -> tuple[str | None, str | None]:
-    """(letter, extracted_by): the option stated last, whatever its form: a box (a letter, or an
-    option's text) or, unless strict, an "Answer: (C)" style phrase or a stated option text."""
-    letter, extracted_by, _box = _choice_statement(answer_text, choices, extraction)
-    return (letter, extracted_by) if letter else (None, None)
-
-
-def extract_choice(answer_text: str, choices=None, extraction: str = DEFAULT_EXTRACTION) -> str | None:
-    """The chosen letter A–D (see extract_choice_with_source)."""
-    return extract_choice_with_source(answer_text, choices, extraction)[0]
 
 
 def grade_choice(

@@ -3,13 +3,7 @@
 import pytest
 
 from cotbench.errors import CotbenchError
-from cotbench.harness_tasks.grading import (
-    extract_answer,
-    grade_choice,
-    grade_math,
-    last_boxed,
-    split_reasoning,
-)
+from cotbench.harness_tasks.grading import grade_choice, grade_math, split_reasoning
 
 MATH_CASES = [
     # (response, gold, expected correct)
@@ -80,11 +74,15 @@ def test_pathological_input_is_graded_wrong_not_raised():
 
 
 def test_nested_braces_and_fbox():
-    assert last_boxed(r"x \boxed{\frac{a}{b^{2}}} y") == r"\frac{a}{b^{2}}"
-    assert last_boxed(r"\fbox{12}") == "12"
-    assert last_boxed(r"\boxed 5 apples") == "5"
-    assert last_boxed(r"\boxed{unclosed") is None
-    assert extract_answer(r"\boxed{1} then \boxed{\{2\}}") == r"\{2\}"
+    def read(response: str, gold: str):
+        verdict = grade_math(response, gold, extraction="strict")
+        return verdict.correct, verdict.extracted
+
+    assert read(r"x \boxed{\frac{a}{b^{2}}} y", r"\frac{a}{b^2}") == (True, r"\frac{a}{b^{2}}")
+    assert read(r"\fbox{12}", "12") == (True, "12")
+    assert read(r"\boxed 5 apples", "5") == (True, "5")
+    assert read(r"\boxed{unclosed", "1") == (False, None)
+    assert read(r"\boxed{1} then \boxed{\{2\}}", r"\{2\}") == (True, r"\{2\}")
 
 
 def test_split_reasoning():

@@ -9,6 +9,21 @@ import pytest
 
 from cotbench.harness_tasks.grading import grade_choice, grade_math
 
+
+def math_verdict(response, gold, **options):
+    """grade_math's verdict, which is never `grader_error` on any case of this table (issue 27: a
+    pathological expression is graded `timeout`, an error inside a rule means the rule does not apply)."""
+    verdict = grade_math(response, gold, **options)
+    assert verdict.reason != "grader_error", verdict
+    return verdict
+
+
+def choice_verdict(response, gold, **options):
+    """grade_choice's verdict, never `grader_error` on any case of this table."""
+    verdict = grade_choice(response, gold, **options)
+    assert verdict.reason != "grader_error", verdict
+    return verdict
+
 AIME_CASES = [  # integer answers 0-999
     (r"\boxed{70}", "70", True),
     (r"\boxed{070}", "70", True),
@@ -357,7 +372,7 @@ MMLU_CASES = [  # option letters
     "response,gold,expected", AIME_CASES + AMC_CASES + MATH500_CASES + GSM8K_CASES, ids=lambda value: repr(value)[:40]
 )
 def test_math_fidelity(response, gold, expected):
-    verdict = grade_math(response, gold)
+    verdict = math_verdict(response, gold)
     assert verdict.correct is expected, verdict
 
 
@@ -368,22 +383,22 @@ ISSUE_13_CASES = [(*case, "fallback") for case in UNBOXED_MATH_CASES + GSM8K_UNB
 
 @pytest.mark.parametrize("response,gold,expected,source", ISSUE_13_CASES, ids=lambda value: repr(value)[:40])
 def test_issue_13_categories(response, gold, expected, source):
-    verdict = grade_math(response, gold)
+    verdict = math_verdict(response, gold)
     assert verdict.correct is expected, verdict
     assert verdict.extracted_by == source, verdict
     if source == "fallback":  # box-only grading finds no answer in the same text
-        assert grade_math(response, gold, extraction="strict").reason == "no_answer"
+        assert math_verdict(response, gold, extraction="strict").reason == "no_answer"
 
 
 @pytest.mark.parametrize("response,gold,choices,expected", MMLU_OPTION_TEXT_CASES, ids=lambda value: repr(value)[:40])
 def test_mmlu_option_text_counts_as_its_letter(response, gold, choices, expected):
-    verdict = grade_choice(response, gold, choices=choices)
+    verdict = choice_verdict(response, gold, choices=choices)
     assert verdict.correct is expected, verdict
 
 
 @pytest.mark.parametrize("response,gold,expected", MMLU_CASES, ids=lambda value: repr(value)[:40])
 def test_choice_fidelity(response, gold, expected):
-    verdict = grade_choice(response, gold)
+    verdict = choice_verdict(response, gold)
     assert verdict.correct is expected, verdict
 
 
@@ -414,6 +429,10 @@ ANSWER_WORD_CASES = [  # no statement: the tail's number, whatever "answer" phra
      "percentage: 1 foot / 10 feet * 100% = 10%", "10", True),  # gsm8k-0473's own solution
     ("She has to answer 70 - 36 = 34 questions first.\nThe chances multiply: .6 * .2 * 100% = 12%", "12", True),  # gsm8k-1152
     ("She has to answer 70 - 36 = 34 questions first.\nThe chances multiply: .6 * .2 = .12", "12", False),  # gsm8k-1152
+    # "the answer is a …": the article is prose, not a value; the tail's number is read
+    ("She makes 9 * 2 = 18 dollars, so the answer is a whole number, 18.", "18", True),  # gsm8k-0000
+    ("So the answer is a 12% chance.", "12", True),  # gsm8k-1152
+    ("So the answer is a 13% chance.", "12", False),  # gsm8k-1152
 ]
 
 PERCENT_AND_UNIT_CASES = [  # a percentage or unit anywhere in the answer against a bare gold
@@ -432,24 +451,27 @@ PERCENT_AND_UNIT_CASES = [  # a percentage or unit anywhere in the answer agains
     (r"\boxed{12 \%}", "12", True),  # gsm8k-1152
     (r"\boxed{(10\%)}", "10", True),  # math500 prealgebra/1233
     (r"\boxed{24 \text{ percent}}", "24", True),  # gsm8k-1030
+    (r"\boxed{24\ \%}", "24", True),  # gsm8k-1030, LaTeX's spacing before the sign
+    (r"\boxed{12~\%}", "12", True),  # gsm8k-1152
+    (r"\boxed{45\,\%}", "40", False),  # gsm8k-0728
 ]
 
 
 @pytest.mark.parametrize("response,gold,expected,source", LAST_STATEMENT_CASES, ids=lambda value: repr(value)[:40])
 def test_the_answer_stated_last_is_graded(response, gold, expected, source):
-    verdict = grade_math(response, gold)
+    verdict = math_verdict(response, gold)
     assert (verdict.correct, verdict.extracted_by) == (expected, source), verdict
 
 
 @pytest.mark.parametrize("response,gold,expected", ANSWER_WORD_CASES, ids=lambda value: repr(value)[:40])
 def test_answer_phrases_that_state_nothing_do_not_hijack_the_fallback(response, gold, expected):
-    verdict = grade_math(response, gold)
+    verdict = math_verdict(response, gold)
     assert (verdict.correct, verdict.extracted_by) == (expected, "fallback"), verdict
 
 
 @pytest.mark.parametrize("response,gold,expected", PERCENT_AND_UNIT_CASES, ids=lambda value: repr(value)[:40])
 def test_percentages_and_units_in_any_position(response, gold, expected):
-    verdict = grade_math(response, gold)
+    verdict = math_verdict(response, gold)
     assert verdict.correct is expected, verdict
     assert verdict.reason == ("correct" if expected else "mismatch"), verdict  # never grader_error
 
@@ -466,7 +488,7 @@ MMLU_LAST_STATEMENT_CASES = [  # the option stated last, whatever its form (mmlu
 
 @pytest.mark.parametrize("response,gold,expected", MMLU_LAST_STATEMENT_CASES, ids=lambda value: repr(value)[:40])
 def test_the_option_stated_last_is_graded(response, gold, expected):
-    verdict = grade_choice(response, gold, choices=RELIGIONS)
+    verdict = choice_verdict(response, gold, choices=RELIGIONS)
     assert verdict.correct is expected, verdict
 
 
@@ -485,8 +507,8 @@ TRUNCATED_CASES = [
 
 @pytest.mark.parametrize("response,gold,truncated,expected,source", TRUNCATED_CASES, ids=lambda value: repr(value)[:40])
 def test_truncated_outputs_are_marked_and_strict_gives_no_answer(response, gold, truncated, expected, source):
-    verdict = grade_math(response, gold, think_end=None, truncated=truncated)
+    verdict = math_verdict(response, gold, think_end=None, truncated=truncated)
     assert (verdict.correct, verdict.extracted_by) == (expected, source), verdict
     if source == "truncated_tail":
-        strict = grade_math(response, gold, think_end=None, extraction="strict", truncated=truncated)
+        strict = math_verdict(response, gold, think_end=None, extraction="strict", truncated=truncated)
         assert (strict.correct, strict.reason, strict.extracted_by) == (False, "no_answer", None), strict

@@ -27,6 +27,7 @@ DISTRACTORS = [
     "Let me double-check the answer before writing it down.",
     "The answer depends on how many boxes are left, 12 or 13.",
     "My first answer was too large, so I recount: 4 + 4 = 8.",
+    "The answer is a whole number, so 7.5 rounds down to 7.",
 ]
 WORK = [
     "First, 16 - 3 - 4 = 9 eggs are left.",
@@ -53,7 +54,8 @@ def stated_values(draw):
     if kind == "money":
         return f"\\${n}", f"${n}", str(n), other
     if kind == "percent":
-        box = draw(st.sampled_from([f"{n}\\%", f"({n}\\%)", f"{n}\\% \\text{{ discount}}", f"\\text{{{n}\\%}}", f"{n} percent"]))
+        box = draw(st.sampled_from([f"{n}\\%", f"({n}\\%)", f"{n}\\% \\text{{ discount}}", f"\\text{{{n}\\%}}", f"{n} percent",
+                                   f"{n}\\ \\%", f"{n}~\\%"]))
         return box, draw(st.sampled_from([f"{n}%", f"{n} percent", f"$({n}\\%)$"])), str(n), other
     if kind == "unit":
         unit = draw(st.sampled_from(["cm", "apples", "dollars", "minutes"]))
