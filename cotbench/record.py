@@ -34,6 +34,9 @@ class GenerationRecord:
     answer_tokens: int | None = None  # forced close text and answer prefix included
     probe_tokens: int | None = None  # decoded or fed for probes, then discarded
     total_tokens: int | None = None  # thinking + answer
+    # Who counted: "adapter" (the ids a cotbench adapter generated), "tokenizer <name>" (a plain
+    # lm-eval model's text re-encoded: harness_tasks/token_counts.py), None (not counted).
+    token_source: str | None = None
     truncated: bool | None = None  # stopped by the length limit
     finish_reason: str | None = None  # eos | stop | length | final
     think_end: str | None = None
@@ -51,9 +54,9 @@ class GenerationRecord:
 
     def to_json(self) -> dict:
         """The JSON object lm-eval logs. The verdict fields appear once the task has graded;
-        the accounting fields only when an adapter wrote them (a plain lm-eval model's string
-        has none)."""
-        graded, accounted = self.correct is not None, bool(self.adapter)
+        the accounting fields only when someone counted (an adapter, or the task for a plain
+        lm-eval model whose tokenizer it could load)."""
+        graded, accounted = self.correct is not None, bool(self.adapter) or self.token_source is not None
         out = {}
         for f in dataclasses.fields(self):
             verdict = f.name in VERDICT_FIELDS

@@ -19,6 +19,7 @@ from cotbench.harness_tasks.grading import (
     grade_probe,
     split_reasoning,
 )
+from cotbench.harness_tasks.token_counts import counted, tokenizer_name
 from cotbench.record import GenerationRecord
 from cotbench.reports.statistics import pass_at_k
 
@@ -33,20 +34,24 @@ RECORD_KEY = "cotbench"
 PASS_AT_K = (2, 4, 8, 16, 32, 64)
 
 
-def load_benchmark(benchmark: str, level: str | None = None, extraction: str = DEFAULT_EXTRACTION, **_):
+def load_benchmark(benchmark: str, level: str | None = None, extraction: str = DEFAULT_EXTRACTION, **metadata):
     """The one `custom_dataset` loader of every cot_* task.
 
     lm-eval calls it with the task's `dataset_kwargs` (`benchmark`, and `level` for the
-    synthetic cot_arith family) and the run's `--metadata` (task options such as
-    `{"extraction": "strict"}`; `version` and the like are ignored). The extraction mode is
-    stored in every row, so `process_results` grades with it and the logged sample says which.
+    synthetic cot_arith family) and the run's `--metadata`, into which it merges the
+    `--model_args` (task options such as `{"extraction": "strict"}`; `version` and the like
+    are ignored). The extraction mode and the tokenizer the model arguments name are stored in
+    every row, so `process_results` grades with the one and counts a plain lm-eval model's
+    tokens with the other, and the logged sample says which.
     """
     check_extraction_mode(extraction)
     dataset = load_arith_dataset(level) if benchmark == "arith" else load_dataset_dict(benchmark)
     test = dataset["test"]
-    if "extraction" in test.column_names:
-        test = test.remove_columns("extraction")
-    dataset["test"] = test.add_column("extraction", [extraction] * len(test))
+    for column, value in (("extraction", extraction), ("tokenizer", tokenizer_name(metadata))):
+        if column in test.column_names:
+            test = test.remove_columns(column)
+        test = test.add_column(column, [value] * len(test))
+    dataset["test"] = test
     return dataset
 
 
@@ -72,6 +77,10 @@ def _results(doc: dict, results: list, grade) -> dict:
     for response in generations:
         record = _adapter_record(response)
         think_end = record.think_end or DEFAULT_THINK_END
+        if record.adapter:
+            record.token_source = "adapter"
+        else:  # a plain lm-eval model: count its text with the model's tokenizer
+            record = counted(record, str(response), doc.get("tokenizer"), think_end)
         verdict = grade(str(response), doc, think_end, extraction)
         _thinking, _answer, closed = split_reasoning(str(response), think_end)
         # A model whose template has no thinking (our adapters record it) never leaves thinking
@@ -91,6 +100,7 @@ def _results(doc: dict, results: list, grade) -> dict:
     if records and all(r.total_tokens is not None for r in records):
         for name in ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens"):
             out[name] = sum(getattr(r, name) or 0 for r in records) / n
+    if records and all(r.truncated is not None for r in records):  # unknown for a plain model's text
         out["truncated"] = sum(bool(r.truncated) for r in records) / n
     # The per-sample record rides in the logged doc: lm-eval logs the doc object it passed
     # here (`samples_<task>.jsonl`: sample["doc"]["cotbench"]), while every key returned below

@@ -93,9 +93,16 @@ def summarize(samples: list[Sample]) -> dict:
         wall = sum(g.batch_wall_s / g.batch_rows for g in timed)
         out["wall_s"] = wall
         out["tokens_per_s"] = sum(g.total_tokens for g in timed) / wall if wall else None
+    out["token_sources"] = sorted({token_source(g) for g in generations})
     out["probes_per_sample"] = statistics.fmean(len(g.probes) for g in generations) if generations else 0.0
     out["cut_rate"] = statistics.fmean(g.cut_position is not None for g in generations) if generations else 0.0
     return out
+
+
+def token_source(generation) -> str:
+    """Who counted a generation's tokens: "adapter", "tokenizer <name>" (a plain lm-eval model's
+    text re-encoded) or "not counted"; records written before the field existed are the adapter's."""
+    return generation.token_source or ("adapter" if generation.adapter else "not counted")
 
 
 def sample_accuracy_closed(sample: Sample) -> float | None:

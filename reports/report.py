@@ -154,11 +154,17 @@ def _warnings(mismatches: dict[str, list[str]] | None) -> list[str]:
     return [f"compared with a baseline made differently (--allow-mismatch): {'; '.join(found)}"] if found else []
 
 
-def _notes(run: Run) -> list[str]:
+def _notes(run: Run, summary: dict) -> list[str]:
+    notes = []
     if run.method == "stepentropy":
-        return ["Note: post-hoc step-entropy pruning generates the full thinking first, then prunes it; it saves no compute at inference "
-                "(see “mean generated” and the generated-token reduction)."]
-    return []
+        notes.append("Note: post-hoc step-entropy pruning generates the full thinking first, then prunes it; it saves no compute at inference "
+                     "(see “mean generated” and the generated-token reduction).")
+    sources = {"this run's": {s for row in summary.values() for s in row["token_sources"]},
+               "the baseline's": {s for row in summary.values() for s in row.get("baseline", {}).get("token_sources", [])}}
+    if any(found - {"adapter"} for found in sources.values()):
+        counted = "; ".join(f"{whose} by {', '.join(sorted(found))}" for whose, found in sources.items() if found)
+        notes.append(f"Note: token counts: {counted} (a tokenizer count re-encodes the text a plain lm-eval model returned).")
+    return notes
 
 
 def _columns(rows: list[dict]) -> list[str]:
@@ -168,24 +174,24 @@ def _columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None) -> str:
+def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=()) -> str:
     lines = [f"# cotbench report: {run.adapter} on {run.model}", ""]
     if baseline is not None:
         lines += [f"Baseline: {baseline.adapter} ({baseline.path})", ""]
     lines += [f"**Warning:** {text}" for text in _warnings(mismatches)] + ([""] if mismatches and _warnings(mismatches) else [])
     table = [{key: row.get(key, "–") for key in _columns(rows)} for row in rows]
     lines += ["## Results", "", tabulate(table, headers="keys", tablefmt="github"), ""]
-    lines += [note + "\n" for note in _notes(run)]
+    lines += [note + "\n" for note in notes]
     lines += ["## Figures", ""] + [f"![{title}]({path.name})" for title, path in figures] + [""]
     lines += ["## Definitions", ""] + [f"- **{term}**: {definition}" for term, definition in DEFINITIONS] + [""]
     lines += ["## How this report was made", "", "```json", json.dumps(meta, indent=2, default=str), "```", ""]
     return "\n".join(lines)
 
 
-def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None) -> str:
+def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=()) -> str:
     images = [{"title": title, "base64": base64.b64encode(path.read_bytes()).decode()} for title, path in figures]
     return render("report.html.j2", run=run, baseline=baseline, rows=rows, columns=_columns(rows), figures=images, warnings=_warnings(mismatches),
-                  notes=_notes(run), definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
+                  notes=notes, definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
 
 
 def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mismatch: bool = False) -> Path:
@@ -197,8 +203,9 @@ def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mis
     meta = {"run": provenance(run), "baseline": provenance(baseline) if baseline else None}
     with atomic_directory(out_dir) as staging:
         figures = make_figures(run, baseline, staging, summary)
-        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches), encoding="utf-8")
-        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches), encoding="utf-8")
+        notes = _notes(run, summary)
+        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches, notes), encoding="utf-8")
+        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches, notes), encoding="utf-8")
         (staging / "report.json").write_text(json.dumps({"summary": summary, "provenance": meta}, indent=2, default=str), encoding="utf-8")
         with (staging / "report.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=_columns(rows), restval="–")

@@ -1,0 +1,109 @@
+"""Any run can be a baseline: a plain lm-eval model's text is counted with its tokenizer (split at the
+last end-of-thinking marker, the source recorded), and such a run is the baseline of a cotbench run
+in `report` and `compare` through the real CLI, with the mismatch check still applied."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cotbench.harness_tasks.token_counts import counted, tokenizer_name
+from cotbench.record import GenerationRecord
+
+TESTBED = str(Path(__file__).resolve().parents[2] / "cot_methods" / "testbed" / "arith_testbed")
+
+
+def test_the_tokenizer_is_found_as_lm_eval_finds_it():
+    assert tokenizer_name({"pretrained": "a", "tokenizer": "b", "model": "c"}) == "b"
+    assert tokenizer_name({"pretrained": "a", "model": "c"}) == "a"
+    assert tokenizer_name({"model": "gpt-4o", "base_url": "http://x"}) == "gpt-4o"
+    assert tokenizer_name({"version": 1.0}) is None
+
+
+def test_thinking_is_counted_up_to_the_last_marker():
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(TESTBED)
+    thinking, answer = "12 + 7 = 19.\n\nSo the answer is 19.\n</think>", "\n\n19 apples.\n\n**Final Answer**\n\\boxed{19}"
+    record = counted(GenerationRecord(), thinking + answer, TESTBED, "</think>")
+    length = len(tokenizer(thinking + answer, add_special_tokens=False)["input_ids"])
+    assert record.total_tokens == length and record.probe_tokens == 0
+    assert record.thinking_tokens == len(tokenizer(thinking, add_special_tokens=False)["input_ids"])
+    assert record.answer_tokens == length - record.thinking_tokens > 0
+    assert record.token_source == f"tokenizer {TESTBED}" and record.truncated is None
+    # No marker: the testbed's template opens <think>, so an unclosed trace is all thinking.
+    open_trace = counted(GenerationRecord(), "12 + 7 = 19.\n\nWait, let me", TESTBED, "</think>")
+    assert open_trace.thinking_tokens == open_trace.total_tokens > 0
+
+
+def test_a_tokenizer_that_does_not_load_leaves_the_counts_empty(caplog):
+    record = counted(GenerationRecord(), "some text", "/nonexistent/tokenizer", "</think>")
+    assert record.total_tokens is None and record.token_source is None
+    assert "tokenizer '/nonexistent/tokenizer' did not load" in caplog.text and "--model_args tokenizer=" in caplog.text
+
+
+def cotbench(*args):
+    return subprocess.run([sys.executable, "-m", "cotbench.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def evaluate(model: str, output: Path, limit: int = 3) -> Path:
+    proc = cotbench(
+        "eval", "--model", model, "--model_args", f"pretrained={TESTBED}", "--tasks", "cot_arith_easy", "--limit", str(limit),
+        "--batch_size", "4", "--apply_chat_template", "--gen_kwargs", "do_sample=false,temperature=0,max_gen_toks=60",
+        "--log_samples", "--output_path", str(output),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return output
+
+
+@pytest.fixture(scope="module")
+def plain_and_vanilla(tmp_path_factory):
+    """The testbed greedy, once by lm-eval's own `hf` model and once by cotbench-vanilla."""
+    root = tmp_path_factory.mktemp("plain-baseline")
+    return evaluate("hf", root / "plain"), evaluate("cotbench-vanilla", root / "vanilla")
+
+
+def generations(run: Path) -> list[dict]:
+    return [g for f in run.rglob("samples_*.jsonl") for line in f.open() for g in json.loads(line)["doc"]["cotbench"]["generations"]]
+
+
+def test_a_plain_lm_eval_run_carries_token_counts_and_their_source(plain_and_vanilla):
+    plain, vanilla = plain_and_vanilla
+    results = json.loads(next(plain.rglob("results_*.json")).read_text())["results"]["cot_arith_easy"]
+    assert results["total_tokens,all"] > 0 and "truncated,all" not in results  # truncation is unknown from text
+    plain_records, vanilla_records = generations(plain), generations(vanilla)
+    assert {g["token_source"] for g in plain_records} == {f"tokenizer {TESTBED}"}
+    assert {g["token_source"] for g in vanilla_records} == {"adapter"}
+    # Same greedy text: re-encoding it gives the adapter's own counts.
+    assert [g["total_tokens"] for g in plain_records] == [g["total_tokens"] for g in vanilla_records]
+
+
+def test_a_plain_run_is_the_baseline_in_report_and_compare(plain_and_vanilla, tmp_path):
+    plain, vanilla = plain_and_vanilla
+    proc = cotbench("report", str(vanilla), "--baseline", str(plain), "-o", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())["summary"]["cot_arith_easy"]
+    assert summary["versus_baseline"]["token_reduction"] == pytest.approx(0.0)
+    assert summary["baseline"]["token_sources"] == [f"tokenizer {TESTBED}"] and summary["token_sources"] == ["adapter"]
+    assert f"the baseline's by tokenizer {TESTBED}" in (tmp_path / "report" / "report.md").read_text()
+
+    proc = cotbench("compare", str(plain), str(vanilla))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "cot_arith_easy" in proc.stdout and "OK: within bounds" in proc.stdout
+
+
+def test_a_plain_baseline_made_differently_is_refused(plain_and_vanilla, tmp_path):
+    """The mismatch check applies to a plain baseline: here its results file says another --limit."""
+    import shutil
+
+    plain, vanilla = plain_and_vanilla
+    other = Path(shutil.copytree(vanilla, tmp_path / "other"))
+    results_file = next(other.rglob("results_*.json"))
+    results = json.loads(results_file.read_text())
+    results["config"]["limit"] = 2
+    results_file.write_text(json.dumps(results))
+    proc = cotbench("compare", str(plain), str(other))
+    assert proc.returncode == 2
+    assert "limit 3 (baseline) vs 2 (run) on cot_arith_easy" in proc.stderr.strip().splitlines()[-1]
