@@ -3,13 +3,16 @@
 
 Both sources are normalised to one schema — `id`, `problem`, `answer` (a string) and, for
 MMLU, `choices` (four strings) and `answer` as a letter — so the prompts and the grader never
-care where a row came from.
+care where a row came from. What says how hard a problem is stays with it: MATH-500's `level`
+(1–5) and an AIME or AMC problem's `problem_number` in its contest, so reports can break
+accuracy and tokens down by difficulty.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +87,32 @@ def _normalise_mirror_row(benchmark: str, row: dict, path: Path, line: int) -> d
     return row
 
 
+# AIME and AMC problems grow harder with their number; the sources name it in an AoPS wiki `url`
+# (".../2024_AIME_I_Problems/Problem_10"), MathArena's AIME 2025 by `problem_idx` 1–30 (I-1…I-15,
+# II-1…II-15), our mirror's AIME 2025 by its order (the same; PROVENANCE.md).
+PROBLEM_URL = re.compile(r"Problem_(\d+)\b")
+CONTESTS = ("aime24", "aime25", "amc23")
+AIME_PROBLEMS = 15
+
+
+def difficulty_fields(benchmark: str, row: dict, index: int) -> dict:
+    """{"level": 1–5} for MATH-500, {"problem_number": n} for AIME and AMC, from the source row
+    (a mirror row may carry `problem_number` itself); {} when the row does not say."""
+    if benchmark == "math500" and row.get("level") is not None:
+        return {"level": int(row["level"])}
+    if benchmark not in CONTESTS:
+        return {}
+    if row.get("problem_number") is not None:
+        return {"problem_number": int(row["problem_number"])}
+    match = PROBLEM_URL.search(str(row.get("url") or ""))
+    if match:
+        return {"problem_number": int(match[1])}
+    if benchmark == "aime25":
+        position = int(row["problem_idx"]) - 1 if row.get("problem_idx") is not None else index
+        return {"problem_number": position % AIME_PROBLEMS + 1}
+    return {}
+
+
 def load_rows(benchmark: str) -> list[dict]:
     """All test rows of `benchmark` in our schema, from the mirror if configured."""
     if benchmark not in HUB_SOURCES:
@@ -91,12 +120,12 @@ def load_rows(benchmark: str) -> list[dict]:
     mirror = os.environ.get(DATA_DIR_ENV)
     if mirror:
         path = Path(mirror) / benchmark / "test.jsonl"
-        return [_normalise_mirror_row(benchmark, row, path, i) for i, row in enumerate(read_jsonl(path))]
+        return [{**_normalise_mirror_row(benchmark, row, path, i), **difficulty_fields(benchmark, row, i)} for i, row in enumerate(read_jsonl(path))]
     import datasets
 
     source = HUB_SOURCES[benchmark]
     hub_rows = datasets.load_dataset(source.path, source.name, split=source.split)
-    return [_normalise_hub_row(benchmark, dict(row), i) for i, row in enumerate(hub_rows)]
+    return [{**_normalise_hub_row(benchmark, dict(row), i), **difficulty_fields(benchmark, dict(row), i)} for i, row in enumerate(hub_rows)]
 
 
 def load_dataset_dict(benchmark: str):

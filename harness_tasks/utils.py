@@ -30,6 +30,9 @@ MC_INSTRUCTION = (
 )
 # Key of the per-sample record in the logged doc (read by reports/runs.py).
 RECORD_KEY = "cotbench"
+# What the sample record keeps of how hard the problem is (harness_tasks/data.py), for the
+# per-difficulty breakdown of reports and the leaderboard.
+DIFFICULTY_KEYS = ("level", "problem_number")
 # pass@k is reported for these k (and for k = number of repeats) when enough repeats exist.
 PASS_AT_K = (2, 4, 8, 16, 32, 64)
 
@@ -105,7 +108,8 @@ def _results(doc: dict, results: list, grade) -> dict:
     # The per-sample record rides in the logged doc: lm-eval logs the doc object it passed
     # here (`samples_<task>.jsonl`: sample["doc"]["cotbench"]), while every key returned below
     # becomes a metric row of its results table, so only real metrics are returned.
-    doc[RECORD_KEY] = {"id": doc.get("id"), "generations": [r.to_json() for r in records]}
+    difficulty = {key: doc[key] for key in DIFFICULTY_KEYS if doc.get(key) is not None}
+    doc[RECORD_KEY] = {"id": doc.get("id"), **difficulty, "generations": [r.to_json() for r in records]}
     return out
 
 

@@ -15,7 +15,7 @@ with the baseline the rule picks and puts the differing settings in the row's `m
 from __future__ import annotations
 
 from cotbench.errors import CotbenchError
-from cotbench.reports.metrics import summarize, versus_baseline
+from cotbench.reports.metrics import by_difficulty, summarize, versus_baseline
 from cotbench.reports.runs import Run, load_run, setting_mismatches
 
 BASELINE_METHOD = "vanilla"
@@ -62,5 +62,18 @@ def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[
                 v = versus_baseline(samples, base.tasks[task])
                 if v.get("paired_samples"):
                     row.update({k: v.get(k) for k in row if k in v})
+            compared = base is not None and base is not run
+            row["by_difficulty"] = difficulty_entries(by_difficulty(samples, base.tasks[task] if compared else None))
             rows.append(row)
     return rows
+
+
+def difficulty_entries(groups: dict[str, dict]) -> list[dict]:
+    """A row's per-difficulty breakdown (MATH-500 levels, AIME / AMC problem bands) as leaderboard.json keeps it."""
+    entries = []
+    for group, s in groups.items():
+        v = s.get("versus_baseline") or {}
+        entries.append({"difficulty": group, "samples": s["samples"], "accuracy": s["accuracy"], "mean_total_tokens": s.get("mean_total_tokens"),
+                        "token_reduction": v.get("token_reduction"), "token_reduction_ci": v.get("token_reduction_ci"),
+                        "accuracy_delta_pp": v.get("accuracy_delta_pp"), "accuracy_delta_ci": v.get("accuracy_delta_ci")})
+    return entries

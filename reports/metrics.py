@@ -37,6 +37,7 @@ Definitions (ours where the papers give none; see the README "Metrics" section):
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 
@@ -205,13 +206,30 @@ def _token_reduction(method_tokens, baseline_tokens, axis=-1):
     return 1.0 - np.sum(method_tokens, axis=axis) / np.maximum(np.sum(baseline_tokens, axis=axis), 1e-12)
 
 
+def by_difficulty(samples: list[Sample], baseline: list[Sample] | None = None) -> dict[str, dict]:
+    """{difficulty group: summary (+ comparison with the baseline's samples of that group)}, in
+    order of difficulty; {} when the samples record none (every benchmark but MATH-500, AIME, AMC)."""
+    groups = sorted({s.difficulty for s in samples if s.difficulty}, key=lambda label: int(re.search(r"\d+", label)[0]))
+    out = {}
+    for group in groups:
+        subset = [s for s in samples if s.difficulty == group]
+        out[group] = summarize(subset)
+        if baseline is not None:
+            out[group]["versus_baseline"] = versus_baseline(subset, [s for s in baseline if s.difficulty == group])
+    return out
+
+
 def run_summary(run: Run, baseline: Run | None = None) -> dict[str, dict]:
-    """{task: summary (+ comparison when a baseline run is given)}."""
+    """{task: summary (+ comparison when a baseline run is given, + the same by difficulty)}."""
     out = {}
     for task, samples in run.tasks.items():
         row = summarize(samples)
-        if baseline is not None and task in baseline.tasks:
-            row["baseline"] = summarize(baseline.tasks[task])
-            row["versus_baseline"] = versus_baseline(samples, baseline.tasks[task])
+        base = baseline.tasks.get(task) if baseline is not None else None
+        if base is not None:
+            row["baseline"] = summarize(base)
+            row["versus_baseline"] = versus_baseline(samples, base)
+        levels = by_difficulty(samples, base)
+        if levels:
+            row["by_difficulty"] = levels
         out[task] = row
     return out

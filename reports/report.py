@@ -34,6 +34,7 @@ DEFINITIONS = [
     ("generated-token reduction", "the same on every token generated, including the thinking a post-hoc method prunes afterwards"),
     ("EPR (cotbench)", "cotbench's formula: token savings % / accuracy loss in pp; EPR rel: / relative accuracy loss in %; labels when nothing is lost"),
     ("Ce (cotbench)", "cotbench's formula: token reduction × acc / acc of the baseline"),
+    ("difficulty", "MATH-500's level (1–5, from the dataset); for AIME and AMC the problem's number in its contest, in bands of five (cotbench's grouping: later problems are harder)"),
     ("paired test p", "exact McNemar with one generation per problem; a paired permutation test on per-problem accuracies with repeats"),
 ]
 
@@ -126,6 +127,21 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
     return rows
 
 
+def difficulty_rows(summary: dict) -> list[dict]:
+    """One row per benchmark and difficulty group (MATH-500 levels, AIME / AMC problem bands)."""
+    rows = []
+    for task, s in sorted(summary.items()):
+        for group, g in s.get("by_difficulty", {}).items():
+            row = {"benchmark": task, "difficulty": group, "n": g["samples"], "accuracy %": round(100 * g["accuracy"], 2),
+                   "mean thinking": _fmt(g.get("mean_thinking_tokens"), 1), "mean total": _fmt(g.get("mean_total_tokens"), 1)}
+            v = g.get("versus_baseline")
+            if v and v.get("paired_samples"):
+                row["Δacc pp [95% CI]"] = f"{v['accuracy_delta_pp']:+.1f} {_ci(v['accuracy_delta_ci'])}"
+                row["token reduction % [95% CI]"] = _reduction(v, "token_reduction") if "token_reduction" in v else "–"
+            rows.append(row)
+    return rows
+
+
 def make_figures(run: Run, baseline: Run | None, out: Path, summary: dict) -> list[tuple[str, Path]]:
     figures = []
     for task, samples in sorted(run.tasks.items()):
@@ -174,7 +190,7 @@ def _columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=()) -> str:
+def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=(), summary=None) -> str:
     lines = [f"# cotbench report: {run.adapter} on {run.model}", ""]
     if baseline is not None:
         lines += [f"Baseline: {baseline.adapter} ({baseline.path})", ""]
@@ -182,16 +198,20 @@ def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict
     table = [{key: row.get(key, "–") for key in _columns(rows)} for row in rows]
     lines += ["## Results", "", tabulate(table, headers="keys", tablefmt="github"), ""]
     lines += [note + "\n" for note in notes]
+    levels = difficulty_rows(summary or {})
+    if levels:
+        lines += ["## By difficulty", "", tabulate([{key: row.get(key, "–") for key in _columns(levels)} for row in levels], headers="keys", tablefmt="github"), ""]
     lines += ["## Figures", ""] + [f"![{title}]({path.name})" for title, path in figures] + [""]
     lines += ["## Definitions", ""] + [f"- **{term}**: {definition}" for term, definition in DEFINITIONS] + [""]
     lines += ["## How this report was made", "", "```json", json.dumps(meta, indent=2, default=str), "```", ""]
     return "\n".join(lines)
 
 
-def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=()) -> str:
+def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=(), summary=None) -> str:
+    levels = difficulty_rows(summary or {})
     images = [{"title": title, "base64": base64.b64encode(path.read_bytes()).decode()} for title, path in figures]
     return render("report.html.j2", run=run, baseline=baseline, rows=rows, columns=_columns(rows), figures=images, warnings=_warnings(mismatches),
-                  notes=notes, definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
+                  notes=notes, levels=levels, level_columns=_columns(levels), definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
 
 
 def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mismatch: bool = False) -> Path:
@@ -204,8 +224,8 @@ def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mis
     with atomic_directory(out_dir) as staging:
         figures = make_figures(run, baseline, staging, summary)
         notes = _notes(run, summary)
-        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches, notes), encoding="utf-8")
-        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches, notes), encoding="utf-8")
+        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches, notes, summary), encoding="utf-8")
+        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches, notes, summary), encoding="utf-8")
         (staging / "report.json").write_text(json.dumps({"summary": summary, "provenance": meta}, indent=2, default=str), encoding="utf-8")
         with (staging / "report.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=_columns(rows), restval="–")
