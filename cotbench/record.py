@@ -18,7 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Fields filled by the grader, absent from an adapter's record until the task grades it.
-VERDICT_FIELDS = ("extracted_answer", "correct", "reason", "thinking_closed", "extracted_by")
+VERDICT_FIELDS = ("extracted_answer", "correct", "reason", "thinking_closed", "extracted_by", "thinking_steps", "first_correct_step",
+                  "first_correct_tokens", "overthinking_share", "overthinking_unit")
 
 
 @dataclass
@@ -29,6 +30,12 @@ class GenerationRecord:
     reason: str | None = None  # correct | no_answer | parse_failure | mismatch | timeout | grader_error | unsafe_input
     thinking_closed: bool | None = None  # the response contains the end-of-thinking marker
     extracted_by: str | None = None  # box | fallback (harness_tasks/grading.py) | None: nothing extracted
+    # -- where the thinking first stated the right answer (math tasks: harness_tasks/overthinking.py)
+    thinking_steps: int | None = None  # "\n\n"-separated steps of the thinking
+    first_correct_step: int | None = None  # 1-based; None: no step stated the right answer
+    first_correct_tokens: int | None = None  # thinking tokens up to the end of that step
+    overthinking_share: float | None = None  # share of the thinking after that step
+    overthinking_unit: str | None = None  # tokens (the text re-encoded) | characters (no tokenizer loaded)
     # -- token accounting (the adapter; one count per generated token, on every backend) ----
     thinking_tokens: int | None = None
     answer_tokens: int | None = None  # forced close text and answer prefix included

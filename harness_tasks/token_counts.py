@@ -30,27 +30,29 @@ def tokenizer_name(model_args: dict) -> str | None:
 
 
 @functools.cache
-def _tokenizer(name: str):
-    """The tokenizer, loaded once per process; None (with one warning) when it cannot be loaded."""
+def load_tokenizer(name: str, warn: bool = True):
+    """The tokenizer, loaded once per process; None when it cannot be loaded (one warning when the
+    counts depend on it: a plain model's run; an adapter's run counts its own tokens)."""
     from transformers import AutoTokenizer
 
     try:
         return AutoTokenizer.from_pretrained(name)
     except Exception as error:  # a served model's name that is no tokenizer, no network, …
-        log.warning("cotbench: no token counts: tokenizer %r did not load (%s: %s); name one with --model_args tokenizer=<hub id or folder>",
-                    name, type(error).__name__, str(error).splitlines()[0] if str(error) else "")
+        if warn:
+            log.warning("cotbench: no token counts: tokenizer %r did not load (%s: %s); name one with --model_args tokenizer=<hub id or folder>",
+                        name, type(error).__name__, str(error).splitlines()[0] if str(error) else "")
         return None
 
 
 def counted(record: GenerationRecord, text: str, name: str | None, think_end: str) -> GenerationRecord:
     """`record` with thinking / answer / total tokens of `text` counted by tokenizer `name`
     (unchanged when there is no tokenizer to count with)."""
-    tokenizer = _tokenizer(name) if name else None
+    tokenizer = load_tokenizer(name) if name else None
     if tokenizer is None:
         return record
-    total = _length(tokenizer, text)
+    total = encoded_length(tokenizer, text)
     if think_end and think_end in text:
-        thinking = _length(tokenizer, text[: text.rindex(think_end) + len(think_end)])
+        thinking = encoded_length(tokenizer, text[: text.rindex(think_end) + len(think_end)])
     else:
         thinking = total if think_end in str(getattr(tokenizer, "chat_template", None) or "") else 0
     thinking = min(thinking, total)  # a merge across the cut can make the prefix one token longer
@@ -59,5 +61,5 @@ def counted(record: GenerationRecord, text: str, name: str | None, think_end: st
     return record
 
 
-def _length(tokenizer, text: str) -> int:
+def encoded_length(tokenizer, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])

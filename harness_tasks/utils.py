@@ -19,7 +19,8 @@ from cotbench.harness_tasks.grading import (
     grade_probe,
     split_reasoning,
 )
-from cotbench.harness_tasks.token_counts import counted, tokenizer_name
+from cotbench.harness_tasks.overthinking import overthinking_fields
+from cotbench.harness_tasks.token_counts import counted, load_tokenizer, tokenizer_name
 from cotbench.record import GenerationRecord
 from cotbench.reports.statistics import pass_at_k
 
@@ -85,13 +86,19 @@ def _results(doc: dict, results: list, grade) -> dict:
         else:  # a plain lm-eval model: count its text with the model's tokenizer
             record = counted(record, str(response), doc.get("tokenizer"), think_end)
         verdict = grade(str(response), doc, think_end, extraction)
-        _thinking, _answer, closed = split_reasoning(str(response), think_end)
+        thinking, _answer, marked = split_reasoning(str(response), think_end)
+        thinks = record.adapter.get("model_thinks") is not False
         # A model whose template has no thinking (our adapters record it) never leaves thinking
         # open; for other models the marker must be there.
-        closed = closed or record.adapter.get("model_thinks") is False
+        closed = marked or not thinks
+        if not marked and thinks:
+            thinking = str(response)  # thinking that never closed (cut by the length limit) is all of it
         records.append(record.graded(verdict.extracted, verdict.correct, verdict.reason, closed, verdict.extracted_by))
         if grade is _grade_math:
             _grade_probe_answers(records[-1], doc["answer"])
+            tokenizer = load_tokenizer(doc["tokenizer"], warn=not record.adapter) if doc.get("tokenizer") else None
+            for name, value in overthinking_fields(thinking, doc["answer"], records[-1].thinking_tokens, tokenizer).items():
+                setattr(records[-1], name, value)
     n = len(records)
     correct = sum(r.correct for r in records)
     # acc_closed (issue 13 item 3, lm-eval issue #3382): a generation whose thinking never

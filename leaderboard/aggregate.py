@@ -44,6 +44,8 @@ def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[
                 "model": run.model, "method": run.method, "setting": run.setting, "benchmark": task, "samples": s["samples"], "repeats": s["repeats"],
                 "accuracy": s["accuracy"], "acc_closed": s.get("acc_closed"), "pass_at_k": s.get(f"pass@{s['repeats']}"), "maj_at_k": s.get(f"maj@{s['repeats']}"),
                 "mean_total_tokens": s.get("mean_total_tokens"), "mean_thinking_tokens": s.get("mean_thinking_tokens"), "mean_generated_tokens": s.get("mean_generated_tokens"),
+                "overthinking_share": s.get("overthinking_share"), "thinkbench_token_efficiency": s.get("thinkbench_token_efficiency"),
+                "underthinking_score": s.get("underthinking_score"), "ockscore": s.get("ockscore"),
                 "token_reduction": None, "token_reduction_ci": None, "thinking_token_reduction": None, "thinking_token_reduction_ci": None,
                 "generated_token_reduction": None, "generated_token_reduction_ci": None, "accuracy_delta_pp": None, "accuracy_delta_ci": None,
                 "relative_accuracy_delta_pct": None, "epr": None, "epr_label": "no baseline", "epr_relative": None,

@@ -17,7 +17,8 @@ each with these keys (null where a value does not apply):
   only with --allow-mismatch), run (this run's results folder), by_difficulty (MATH-500 levels,
   AIME / AMC problem bands; [] for other benchmarks: a list of objects with difficulty, samples,
   accuracy, mean_total_tokens, token_reduction, token_reduction_ci, accuracy_delta_pp,
-  accuracy_delta_ci, against the same baseline's samples of that group).
+  accuracy_delta_ci, against the same baseline's samples of that group), overthinking_share,
+  thinkbench_token_efficiency, underthinking_score (math tasks; docs/METHODS.md), ockscore (OckBench).
 """
 
 from __future__ import annotations
@@ -39,14 +40,16 @@ COLUMNS = [
     ("mean_total_tokens", "mean tokens"), ("acc_closed", "acc_closed %"), ("mean_thinking_tokens", "mean thinking tokens"),
     ("token_reduction", "token reduction %"), ("thinking_token_reduction", "thinking-token reduction %"),
     ("accuracy_delta_pp", "Δacc pp"), ("epr", "EPR (cotbench)"), ("epr_relative", "EPR rel (cotbench)"), ("ce", "Ce (cotbench)"),
-    ("samples", "n"), ("repeats", "k"), ("pass_at_k", "pass@k %"), ("maj_at_k", "maj@k %"), ("baseline_run", "baseline"), ("mismatch", "⚠ mismatch"),
+    ("samples", "n"), ("repeats", "k"), ("pass_at_k", "pass@k %"), ("maj_at_k", "maj@k %"), ("overthinking_share", "overthinking %"),
+    ("thinkbench_token_efficiency", "token efficiency (ThinkBench)"), ("underthinking_score", "underthinking (ThinkBench)"), ("ockscore", "OckScore"),
+    ("baseline_run", "baseline"), ("mismatch", "⚠ mismatch"),
 ]
 # The per-difficulty table: one line per row and difficulty group.
 DIFFICULTY_COLUMNS = [
     ("model", "model"), ("method", "method"), ("setting", "setting"), ("benchmark", "benchmark"), ("difficulty", "difficulty"), ("samples", "n"),
     ("accuracy", "accuracy %"), ("mean_total_tokens", "mean tokens"), ("token_reduction", "token reduction %"), ("accuracy_delta_pp", "Δacc pp"),
 ]
-PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k"}
+PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k", "overthinking_share"}
 REDUCTIONS = {"token_reduction", "thinking_token_reduction"}
 EPR_ORDER = {"dominates": 1e9, "lossless": 1e8}
 
@@ -69,8 +72,10 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
     if key == "accuracy_delta_pp":
         ci = row.get("accuracy_delta_ci")
         return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""), f"{value}"
-    if key == "ce" or key.startswith("mean_"):
-        return f"{value:.3f}" if key == "ce" else f"{value:.1f}", f"{value}"
+    if key in ("ce", "thinkbench_token_efficiency", "underthinking_score"):
+        return f"{value:.3f}", f"{value}"
+    if key == "ockscore" or key.startswith("mean_"):
+        return f"{value:.1f}", f"{value}"
     if key == "baseline_run":
         text = "/".join(Path(value).parts[-2:])
         if row.get("baseline_candidates", 0) > 1:

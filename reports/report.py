@@ -35,6 +35,10 @@ DEFINITIONS = [
     ("EPR (cotbench)", "cotbench's formula: token savings % / accuracy loss in pp; EPR rel: / relative accuracy loss in %; labels when nothing is lost"),
     ("Ce (cotbench)", "cotbench's formula: token reduction × acc / acc of the baseline"),
     ("difficulty", "MATH-500's level (1–5, from the dataset); for AIME and AMC the problem's number in its contest, in bands of five (cotbench's grouping: later problems are harder)"),
+    ("overthinking % / tokens to 1st correct", "the thinking after the first \\n\\n-step whose stated answer (box or \"the answer is\") our grader accepts, and the thinking tokens up to it; over correct generations that stated it (docs/METHODS.md)"),
+    ("token efficiency (ThinkBench)", "EvalScope ThinkBench's M_token: mean share of the thinking up to the first correct step, 0 for a wrong answer"),
+    ("underthinking (ThinkBench)", "ξ_UT (arXiv 2501.18585): mean share of the thinking after the first correct step, over wrong answers"),
+    ("OckScore", "OckBench's accuracy % − 10·ln(mean tokens / 10,000 + 1), on generated tokens"),
     ("paired test p", "exact McNemar with one generation per problem; a paired permutation test on per-problem accuracies with repeats"),
 ]
 
@@ -106,6 +110,7 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
             "truncated %": _fmt(100 * s["truncation_rate"], 1) if "truncation_rate" in s else "–",
             "tok/s": _fmt(s.get("tokens_per_s"), 1),
         })
+        row.update(overthinking_cells(s))
         if "probe_entropy_auroc" in s:
             row["probe entropy AUROC"] = f"{s['probe_entropy_auroc']:.3f} (n={s['graded_probes']})"
         v = s.get("versus_baseline")
@@ -127,13 +132,28 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
     return rows
 
 
+def overthinking_cells(s: dict) -> dict:
+    """The overthinking views of one summary (math tasks) and OckScore (every task with tokens)."""
+    cells = {}
+    if "thinkbench_token_efficiency" in s:
+        share, eff, under = s["overthinking_share"], s["thinkbench_token_efficiency"], s["underthinking_score"]
+        cells["overthinking %"] = _fmt(100 * share, 1) if share is not None else "–"
+        cells["tokens to 1st correct"] = _fmt(s["tokens_to_first_correct"], 1)
+        cells["token efficiency (ThinkBench)"] = _fmt(eff)
+        cells["underthinking (ThinkBench)"] = _fmt(under) if under is not None else "–"
+    if "ockscore" in s:
+        cells["OckScore"] = _fmt(s["ockscore"], 2)
+    return cells
+
+
 def difficulty_rows(summary: dict) -> list[dict]:
     """One row per benchmark and difficulty group (MATH-500 levels, AIME / AMC problem bands)."""
     rows = []
     for task, s in sorted(summary.items()):
         for group, g in s.get("by_difficulty", {}).items():
             row = {"benchmark": task, "difficulty": group, "n": g["samples"], "accuracy %": round(100 * g["accuracy"], 2),
-                   "mean thinking": _fmt(g.get("mean_thinking_tokens"), 1), "mean total": _fmt(g.get("mean_total_tokens"), 1)}
+                   "mean thinking": _fmt(g.get("mean_thinking_tokens"), 1), "mean total": _fmt(g.get("mean_total_tokens"), 1),
+                   **overthinking_cells(g)}
             v = g.get("versus_baseline")
             if v and v.get("paired_samples"):
                 row["Δacc pp [95% CI]"] = f"{v['accuracy_delta_pp']:+.1f} {_ci(v['accuracy_delta_ci'])}"

@@ -99,8 +99,9 @@ PROBLEM_BAND = 5
 
 
 def difficulty(record: dict) -> str | None:
-    """The difficulty group of a sample record: MATH-500's level, or an AIME / AMC problem's band."""
-    if record.get("level") is not None:
+    """The difficulty group of a sample record: MATH-500's level, or an AIME / AMC problem's band
+    (cot_arith's "easy" / "medium" / "hard" are tasks of their own, not groups within one)."""
+    if isinstance(record.get("level"), int):
         return f"level {record['level']}"
     number = record.get("problem_number")
     if not isinstance(number, int):

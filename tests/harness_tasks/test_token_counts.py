@@ -57,7 +57,7 @@ def test_a_plain_lm_eval_run_carries_token_counts_and_their_source(plain_and_van
     results = json.loads(next(plain.rglob("results_*.json")).read_text())["results"]["cot_math500"]
     assert results["total_tokens,all"] > 0 and "truncated,all" not in results  # truncation is unknown from text
     plain_samples, vanilla_samples = samples(plain), samples(vanilla)
-    assert plain_samples.keys() == vanilla_samples.keys() and len(plain_samples) == 20
+    assert plain_samples.keys() == vanilla_samples.keys() and len(plain_samples) == 30
     record = lambda sample: sample["doc"]["cotbench"]["generations"][0]  # noqa: E731
     assert {record(s)["token_source"] for s in plain_samples.values()} == {f"tokenizer {TESTBED}"}
     assert {record(s)["token_source"] for s in vanilla_samples.values()} == {"adapter"}
@@ -96,4 +96,4 @@ def test_a_plain_baseline_made_differently_is_refused(plain_and_vanilla, tmp_pat
     results_file.write_text(json.dumps(results))
     proc = cotbench("compare", str(plain), str(other))
     assert proc.returncode == 2
-    assert "limit 10 (baseline) vs 2 (run) on cot_aime25, cot_math500" in proc.stderr.strip().splitlines()[-1]
+    assert "limit 10 (baseline) vs 2 (run) on cot_aime25, cot_arith_easy, cot_math500" in proc.stderr.strip().splitlines()[-1]
