@@ -2,8 +2,9 @@
 `COTBENCH_DATA_DIR` names a directory of `<benchmark>/test.jsonl` files.
 
 Both sources are normalised to one schema — `id`, `problem`, `answer` (a string) and, for
-MMLU, `choices` (four strings) and `answer` as a letter — so the prompts and the grader never
-care where a row came from. What says how hard a problem is stays with it: MATH-500's `level`
+MMLU and GPQA-Diamond, `choices` (four strings) and `answer` as a letter — so the prompts and the
+grader never care where a row came from. GPQA's sources (the hub and a mirror file alike) give the
+correct answer and `incorrect_answers`; `shuffled_options` makes the lettered options. What says how hard a problem is stays with it: MATH-500's `level`
 (1–5) and an AIME or AMC problem's `problem_number` in its contest, so reports can break
 accuracy and tokens down by difficulty.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,11 @@ HUB_SOURCES: dict[str, HubSource] = {
     "math500": HubSource("HuggingFaceH4/MATH-500", "test", fields={"id": "unique_id", "problem": "problem", "answer": "answer"}),
     "gsm8k": HubSource("openai/gsm8k", "test", name="main", fields={"problem": "question", "answer": "answer"}),
     "mmlu": HubSource("cais/mmlu", "test", name="all", fields={"problem": "question", "choices": "choices", "answer": "answer", "subject": "subject"}),
+    # Gated: accept its terms on the hub and log in (`hf auth login`) once. Its only split is `train`.
+    "gpqa_diamond": HubSource("Idavidrein/gpqa", "train", name="gpqa_diamond",
+                              fields={"id": "Record ID", "problem": "Question", "answer": "Correct Answer", "subject": "High-level domain"}),
 }
+GPQA_INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 BENCHMARKS = tuple(HUB_SOURCES)
 
 
@@ -73,6 +79,27 @@ def _normalise_hub_row(benchmark: str, row: dict, index: int) -> dict:
     elif benchmark == "mmlu" and isinstance(answer, int):
         answer = LETTERS[answer]
     out["answer"] = str(answer)
+    if benchmark == "gpqa_diamond":
+        out["incorrect_answers"] = [row[field] for field in GPQA_INCORRECT]
+        return shuffled_options(out)
+    return out
+
+
+def shuffled_options(row: dict) -> dict:
+    """A GPQA row as four lettered options, shuffled with the question's own seed: its id.
+
+    GPQA stores the correct answer apart from three incorrect ones, so the order the model sees is
+    ours to make; every evaluator shuffles (the GPQA paper, lm-eval's gpqa tasks, simple-evals).
+    Seeding with the id (Python's `random` hashes a string seed with SHA-512, the same on every
+    machine and run) gives each question one fixed order, whatever rows are loaded with it or in
+    which order, so runs of different methods see the same options. `answer` becomes the letter of
+    the correct option, and the row is then graded exactly like MMLU."""
+    options = [str(row["answer"]).strip(), *(str(text).strip() for text in row["incorrect_answers"])]
+    order = list(range(len(options)))
+    random.Random(f"gpqa_diamond:{row['id']}").shuffle(order)
+    out = {key: value for key, value in row.items() if key != "incorrect_answers"}
+    out["choices"] = [options[i] for i in order]
+    out["answer"] = LETTERS[order.index(0)]
     return out
 
 
@@ -84,6 +111,11 @@ def _normalise_mirror_row(benchmark: str, row: dict, path: Path, line: int) -> d
         choices = row.get("choices")
         if not (isinstance(choices, list) and len(choices) == 4) or row["answer"] not in LETTERS:
             raise CotbenchError(f"{path}: row {row['id']} needs four 'choices' and an answer letter A-D")
+    if benchmark == "gpqa_diamond":
+        incorrect = row.get("incorrect_answers")
+        if not (isinstance(incorrect, list) and len(incorrect) == 3 and all(isinstance(x, str) and x.strip() for x in incorrect)):
+            raise CotbenchError(f"{path}: row {row['id']} needs 'incorrect_answers', a list of three non-empty strings, beside the correct 'answer'")
+        return shuffled_options(row)
     return row
 
 
