@@ -22,7 +22,7 @@ from cotbench.harness_tasks.grading import (
 from cotbench.harness_tasks.overthinking import overthinking_fields
 from cotbench.harness_tasks.token_counts import counted, load_tokenizer, tokenizer_name
 from cotbench.record import GenerationRecord
-from cotbench.reports.statistics import pass_at_k
+from cotbench.reports.statistics import majority_vote, pass_at_k
 
 # DeepSeek-R1 evaluation protocol (arXiv 2501.12948, §3 "Evaluation Setup").
 R1_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -107,6 +107,8 @@ def _results(doc: dict, results: list, grade) -> dict:
     out: dict = {"acc": correct / n if n else 0.0, "acc_closed": closed_correct / n if n else 0.0}
     for k in sorted({*(k for k in PASS_AT_K if k < n), n} if n > 1 else set()):
         out[f"pass@{k}"] = pass_at_k(n, correct, k)
+    if n > 1:  # maj@k over all k generations, with the reports' own vote (reports/statistics.py)
+        out[f"maj@{n}"] = float(majority_vote([r.extracted_answer for r in records], [bool(r.correct) for r in records]))
     if records and all(r.total_tokens is not None for r in records):
         for name in ("thinking_tokens", "answer_tokens", "probe_tokens", "total_tokens"):
             out[name] = sum(getattr(r, name) or 0 for r in records) / n
