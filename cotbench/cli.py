@@ -16,10 +16,11 @@ from pathlib import Path
 
 from .errors import CotbenchError
 
-USAGE = """usage: cotbench <command> [args]
+USAGE = """usage: cotbench <command> [args]   (cotbench --version: cotbench's and lm-eval's versions)
 
 commands:
-  eval         lm-eval's CLI (same flags) with cotbench adapters and cot_* tasks registered;
+  eval         lm-eval's CLI (its own parser: same flags and spellings; cotbench eval --help) with cotbench
+               adapters and cot_* tasks registered;
                --repeats N runs each cot_* task N times per problem (tasks cot_X_kN: avg@N, pass@k, maj@N)
   methods      list the registered cotbench-<method> adapters
   report       RUN_DIR [--baseline RUN_DIR] [--allow-mismatch] -o OUT: Markdown, HTML, JSON, CSV and plots
@@ -34,6 +35,14 @@ both values, exit 2. --allow-mismatch compares them anyway and shows the differe
                build [--output DIR] [--seed N] [--steps N]: train it again (~13 min), for changes to its traces
   build-sft    TRACES... -o OUT.jsonl [--model M] [--skip-ratio 0.8]: compressed-CoT SFT data ([SKIP]) for TRL
 """
+
+
+EVAL_EXAMPLES = """examples:
+  $ cotbench eval --model cotbench-entrocut --model_args pretrained=arith-testbed --tasks cot_arith_easy --limit 20 --log_samples -o runs/entrocut
+  $ cotbench eval --model cotbench-vanilla --model_args pretrained=deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --tasks cot_aime24 cot_aime25 --repeats 16 --apply_chat_template --log_samples -o runs/k16
+  $ cotbench eval --model hf --model_args pretrained=Qwen/Qwen3-0.6B --tasks cot_gsm8k --apply_chat_template --log_samples -o runs/plain
+
+Flags are lm-eval's own (lm-eval run --help); cotbench adds --repeats. README: "cotbench eval and plain lm_eval"."""
 
 
 MISMATCH_HELP = "compare runs made with different settings anyway, with the differences shown as a warning"
@@ -90,40 +99,25 @@ def compare_command(argv: list[str]) -> int:
     return 1 if regressed else 0
 
 
-def _flag_value(argv: list[str], flag: str) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+def eval_parser() -> argparse.ArgumentParser:
+    """lm-eval's own `run` parser, so `cotbench eval` accepts every flag and spelling lm-eval does
+    (`--tasks a b`, `--tasks a,b`, `-t a`, `--tasks=a`, `-a k=v`, …) and shows lm-eval's help, plus
+    our `--repeats`. Built through lm-eval's `Run.create` on a subcommand table of our own, so bad
+    usage is one line (`_Parser`) instead of argparse's usage dump."""
+    from lm_eval._cli.run import Run
 
-
-def _pop_flag(argv: list[str], flag: str) -> tuple[list[str], str | None]:
-    """argv without `flag VALUE` / `flag=VALUE`, and the value (None when absent)."""
-    rest, value, i = [], None, 0
-    while i < len(argv):
-        if argv[i] == flag:
-            if i + 1 >= len(argv):
-                raise CotbenchError(f"{flag}: expected a value")
-            value, i = argv[i + 1], i + 2
-            continue
-        if argv[i].startswith(flag + "="):
-            value = argv[i].split("=", 1)[1]
-        else:
-            rest.append(argv[i])
-        i += 1
-    return rest, value
-
-
-def _set_flag(argv: list[str], flag: str, value: str) -> list[str]:
-    rest, _ = _pop_flag(argv, flag)
-    return [*rest, flag, value]
-
-
-def _only_cotbench_tasks(argv: list[str]) -> bool:
-    tasks = _flag_value(argv, "--tasks")
-    return bool(tasks) and all(t.strip().startswith("cot") for t in tasks.split(","))
+    commands = argparse.ArgumentParser(prog="cotbench").add_subparsers(parser_class=_Parser)
+    Run.create(commands)
+    parser = commands.choices["run"]
+    parser.prog = "cotbench eval"
+    parser.usage = "cotbench eval --model <model> --tasks <task> <task> --model_args <arg=value> [--repeats <n>] [options]"
+    parser.epilog = EVAL_EXAMPLES
+    group = parser.add_argument_group("cotbench")
+    group.add_argument(
+        "--repeats", default=None, metavar="<n>",
+        help="generate each problem of each chosen cot_* task (or group) <n> times: tasks cot_X_k<n> report acc as avg@<n>, pass@k and maj@<n>",
+    )
+    return parser
 
 
 def run_lm_eval(argv: list[str]) -> None:
@@ -133,38 +127,52 @@ def run_lm_eval(argv: list[str]) -> None:
 
     from .repeats import parse_repeats, write_variants
 
-    argv, repeats = _pop_flag(argv, "--repeats")
+    args = eval_parser().parse_args(argv)
+    repeats = vars(args).pop("repeats")  # lm-eval's EvaluatorConfig takes every key it is given
+    args.tasks = [task.strip() for task in args.tasks or [] if task.strip()] or None
     if repeats is None:
-        return _evaluate(argv, [])
-    count = parse_repeats(repeats)
-    tasks = [t.strip() for t in (_flag_value(argv, "--tasks") or "").split(",") if t.strip()]
-    if not tasks:
+        return _evaluate(args, [])
+    repeats = parse_repeats(repeats)  # here, not as an argparse type: argparse would swallow our message
+    if not args.tasks:
         raise CotbenchError("--repeats needs --tasks (the cot_* tasks to repeat)")
     with tempfile.TemporaryDirectory(prefix="cotbench-repeats-") as folder:
-        variants = write_variants(tasks, count, Path(folder), TASKS_DIR)
-        _evaluate(_set_flag(argv, "--tasks", ",".join(variants)), [folder])
+        args.tasks = write_variants(args.tasks, repeats, Path(folder), TASKS_DIR)
+        _evaluate(args, [folder])
 
 
-def _evaluate(argv: list[str], extra_include: list[str]) -> None:
+def _evaluate(args: argparse.Namespace, extra_include: list[str]) -> None:
     import lm_eval.tasks
-    from lm_eval.__main__ import cli_evaluate
+    from lm_eval.utils import setup_logging
 
     from cotbench.cot_methods import register_all
     from cotbench.harness_tasks import TASKS_DIR
 
     register_all()
     original_init = lm_eval.tasks.TaskManager.__init__
-    skip_defaults = _only_cotbench_tasks(argv)
+    skip_defaults = bool(args.tasks) and all(task.startswith("cot") for task in args.tasks)
+    ours = [*([] if _lm_eval_finds(TASKS_DIR) else [TASKS_DIR]), *extra_include]
 
-    def task_manager_init(self, *args, include_path=None, include_defaults=True, **kwargs):
+    def task_manager_init(self, *init_args, include_path=None, include_defaults=True, **kwargs):
         """Our task folder joins whatever --include_path the user gave."""
         paths = [] if include_path is None else ([include_path] if isinstance(include_path, str) else list(include_path))
-        paths += [TASKS_DIR, *extra_include]
-        original_init(self, *args, include_path=paths, include_defaults=include_defaults and not skip_defaults, **kwargs)
+        paths += ours
+        original_init(self, *init_args, include_path=paths, include_defaults=include_defaults and not skip_defaults, **kwargs)
 
+    setup_logging()
     lm_eval.tasks.TaskManager.__init__ = task_manager_init
-    sys.argv = ["lm_eval", *argv]
-    cli_evaluate()
+    try:
+        args.func(args)
+    finally:  # an in-process caller (tests, notebooks) gets lm-eval back as it was
+        lm_eval.tasks.TaskManager.__init__ = original_init
+
+
+def _lm_eval_finds(tasks_dir: str) -> bool:
+    """Whether lm-eval indexes our task folder itself, through our `lm_eval.tasks` entry point
+    (lm-eval PR #4015). Then it is not added again: a folder indexed twice warns once per task."""
+    from lm_eval.tasks import manager
+
+    discover = getattr(manager, "discover_plugin_task_paths", None)
+    return discover is not None and Path(tasks_dir).resolve() in discover()
 
 
 def build_sft_command(argv: list[str]) -> int:
@@ -226,10 +234,26 @@ def testbed_command(argv: list[str]) -> int:
 COMMANDS = {"testbed": testbed_command, "report": report_command, "leaderboard": leaderboard_command, "compare": compare_command, "build-sft": build_sft_command}
 
 
+def version_line() -> str:
+    """Both versions, since which lm-eval is installed decides what works (README: lm-eval versions)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    try:
+        lm_eval_version = version("lm_eval")
+    except PackageNotFoundError:
+        lm_eval_version = "not installed"
+    return f"cotbench {__version__} (lm-eval {lm_eval_version})"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
+        return 0
+    if argv[0] == "--version":
+        print(version_line())
         return 0
     command, rest = argv[0], argv[1:]
     try:

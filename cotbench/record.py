@@ -18,7 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Fields filled by the grader, absent from an adapter's record until the task grades it.
-VERDICT_FIELDS = ("extracted_answer", "correct", "reason", "thinking_closed", "extracted_by")
+VERDICT_FIELDS = ("extracted_answer", "correct", "reason", "thinking_closed", "extracted_by", "thinking_steps", "first_correct_step",
+                  "first_correct_tokens", "overthinking_share", "overthinking_unit")
 
 
 @dataclass
@@ -29,11 +30,20 @@ class GenerationRecord:
     reason: str | None = None  # correct | no_answer | parse_failure | mismatch | timeout | grader_error | unsafe_input
     thinking_closed: bool | None = None  # the response contains the end-of-thinking marker
     extracted_by: str | None = None  # box | fallback (harness_tasks/grading.py) | None: nothing extracted
+    # -- where the thinking first stated the right answer (math tasks: harness_tasks/overthinking.py)
+    thinking_steps: int | None = None  # "\n\n"-separated steps of the thinking
+    first_correct_step: int | None = None  # 1-based; None: no step stated the right answer
+    first_correct_tokens: int | None = None  # thinking tokens up to the end of that step
+    overthinking_share: float | None = None  # share of the thinking after that step
+    overthinking_unit: str | None = None  # tokens (the text re-encoded) | characters (no tokenizer loaded)
     # -- token accounting (the adapter; one count per generated token, on every backend) ----
     thinking_tokens: int | None = None
     answer_tokens: int | None = None  # forced close text and answer prefix included
     probe_tokens: int | None = None  # decoded or fed for probes, then discarded
     total_tokens: int | None = None  # thinking + answer
+    # Who counted: "adapter" (the ids a cotbench adapter generated), "tokenizer <name>" (a plain
+    # lm-eval model's text re-encoded: harness_tasks/token_counts.py), None (not counted).
+    token_source: str | None = None
     truncated: bool | None = None  # stopped by the length limit
     finish_reason: str | None = None  # eos | stop | length | final
     think_end: str | None = None
@@ -51,9 +61,9 @@ class GenerationRecord:
 
     def to_json(self) -> dict:
         """The JSON object lm-eval logs. The verdict fields appear once the task has graded;
-        the accounting fields only when an adapter wrote them (a plain lm-eval model's string
-        has none)."""
-        graded, accounted = self.correct is not None, bool(self.adapter)
+        the accounting fields only when someone counted (an adapter, or the task for a plain
+        lm-eval model whose tokenizer it could load)."""
+        graded, accounted = self.correct is not None, bool(self.adapter) or self.token_source is not None
         out = {}
         for f in dataclasses.fields(self):
             verdict = f.name in VERDICT_FIELDS

@@ -2,14 +2,19 @@
 `COTBENCH_DATA_DIR` names a directory of `<benchmark>/test.jsonl` files.
 
 Both sources are normalised to one schema — `id`, `problem`, `answer` (a string) and, for
-MMLU, `choices` (four strings) and `answer` as a letter — so the prompts and the grader never
-care where a row came from.
+MMLU and GPQA-Diamond, `choices` (four strings) and `answer` as a letter — so the prompts and the
+grader never care where a row came from. GPQA's sources (the hub and a mirror file alike) give the
+correct answer and `incorrect_answers`; `shuffled_options` makes the lettered options. What says how hard a problem is stays with it: MATH-500's `level`
+(1–5) and an AIME or AMC problem's `problem_number` in its contest, so reports can break
+accuracy and tokens down by difficulty.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +41,11 @@ HUB_SOURCES: dict[str, HubSource] = {
     "math500": HubSource("HuggingFaceH4/MATH-500", "test", fields={"id": "unique_id", "problem": "problem", "answer": "answer"}),
     "gsm8k": HubSource("openai/gsm8k", "test", name="main", fields={"problem": "question", "answer": "answer"}),
     "mmlu": HubSource("cais/mmlu", "test", name="all", fields={"problem": "question", "choices": "choices", "answer": "answer", "subject": "subject"}),
+    # Gated: accept its terms on the hub and log in (`hf auth login`) once. Its only split is `train`.
+    "gpqa_diamond": HubSource("Idavidrein/gpqa", "train", name="gpqa_diamond",
+                              fields={"id": "Record ID", "problem": "Question", "answer": "Correct Answer", "subject": "High-level domain"}),
 }
+GPQA_INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 BENCHMARKS = tuple(HUB_SOURCES)
 
 
@@ -70,6 +79,27 @@ def _normalise_hub_row(benchmark: str, row: dict, index: int) -> dict:
     elif benchmark == "mmlu" and isinstance(answer, int):
         answer = LETTERS[answer]
     out["answer"] = str(answer)
+    if benchmark == "gpqa_diamond":
+        out["incorrect_answers"] = [row[field] for field in GPQA_INCORRECT]
+        return shuffled_options(out)
+    return out
+
+
+def shuffled_options(row: dict) -> dict:
+    """A GPQA row as four lettered options, shuffled with the question's own seed: its id.
+
+    GPQA stores the correct answer apart from three incorrect ones, so the order the model sees is
+    ours to make; every evaluator shuffles (the GPQA paper, lm-eval's gpqa tasks, simple-evals).
+    Seeding with the id (Python's `random` hashes a string seed with SHA-512, the same on every
+    machine and run) gives each question one fixed order, whatever rows are loaded with it or in
+    which order, so runs of different methods see the same options. `answer` becomes the letter of
+    the correct option, and the row is then graded exactly like MMLU."""
+    options = [str(row["answer"]).strip(), *(str(text).strip() for text in row["incorrect_answers"])]
+    order = list(range(len(options)))
+    random.Random(f"gpqa_diamond:{row['id']}").shuffle(order)
+    out = {key: value for key, value in row.items() if key != "incorrect_answers"}
+    out["choices"] = [options[i] for i in order]
+    out["answer"] = LETTERS[order.index(0)]
     return out
 
 
@@ -81,7 +111,38 @@ def _normalise_mirror_row(benchmark: str, row: dict, path: Path, line: int) -> d
         choices = row.get("choices")
         if not (isinstance(choices, list) and len(choices) == 4) or row["answer"] not in LETTERS:
             raise CotbenchError(f"{path}: row {row['id']} needs four 'choices' and an answer letter A-D")
+    if benchmark == "gpqa_diamond":
+        incorrect = row.get("incorrect_answers")
+        if not (isinstance(incorrect, list) and len(incorrect) == 3 and all(isinstance(x, str) and x.strip() for x in incorrect)):
+            raise CotbenchError(f"{path}: row {row['id']} needs 'incorrect_answers', a list of three non-empty strings, beside the correct 'answer'")
+        return shuffled_options(row)
     return row
+
+
+# AIME and AMC problems grow harder with their number; the sources name it in an AoPS wiki `url`
+# (".../2024_AIME_I_Problems/Problem_10"), MathArena's AIME 2025 by `problem_idx` 1–30 (I-1…I-15,
+# II-1…II-15), our mirror's AIME 2025 by its order (the same; PROVENANCE.md).
+PROBLEM_URL = re.compile(r"Problem_(\d+)\b")
+CONTESTS = ("aime24", "aime25", "amc23")
+AIME_PROBLEMS = 15
+
+
+def difficulty_fields(benchmark: str, row: dict, index: int) -> dict:
+    """{"level": 1–5} for MATH-500, {"problem_number": n} for AIME and AMC, from the source row
+    (a mirror row may carry `problem_number` itself); {} when the row does not say."""
+    if benchmark == "math500" and row.get("level") is not None:
+        return {"level": int(row["level"])}
+    if benchmark not in CONTESTS:
+        return {}
+    if row.get("problem_number") is not None:
+        return {"problem_number": int(row["problem_number"])}
+    match = PROBLEM_URL.search(str(row.get("url") or ""))
+    if match:
+        return {"problem_number": int(match[1])}
+    if benchmark == "aime25":
+        position = int(row["problem_idx"]) - 1 if row.get("problem_idx") is not None else index
+        return {"problem_number": position % AIME_PROBLEMS + 1}
+    return {}
 
 
 def load_rows(benchmark: str) -> list[dict]:
@@ -91,12 +152,12 @@ def load_rows(benchmark: str) -> list[dict]:
     mirror = os.environ.get(DATA_DIR_ENV)
     if mirror:
         path = Path(mirror) / benchmark / "test.jsonl"
-        return [_normalise_mirror_row(benchmark, row, path, i) for i, row in enumerate(read_jsonl(path))]
+        return [{**_normalise_mirror_row(benchmark, row, path, i), **difficulty_fields(benchmark, row, i)} for i, row in enumerate(read_jsonl(path))]
     import datasets
 
     source = HUB_SOURCES[benchmark]
     hub_rows = datasets.load_dataset(source.path, source.name, split=source.split)
-    return [_normalise_hub_row(benchmark, dict(row), i) for i, row in enumerate(hub_rows)]
+    return [{**_normalise_hub_row(benchmark, dict(row), i), **difficulty_fields(benchmark, dict(row), i)} for i, row in enumerate(hub_rows)]
 
 
 def load_dataset_dict(benchmark: str):

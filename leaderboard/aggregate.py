@@ -15,7 +15,7 @@ with the baseline the rule picks and puts the differing settings in the row's `m
 from __future__ import annotations
 
 from cotbench.errors import CotbenchError
-from cotbench.reports.metrics import summarize, versus_baseline
+from cotbench.reports.metrics import by_difficulty, summarize, versus_baseline
 from cotbench.reports.runs import Run, load_run, setting_mismatches
 
 BASELINE_METHOD = "vanilla"
@@ -44,6 +44,8 @@ def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[
                 "model": run.model, "method": run.method, "setting": run.setting, "benchmark": task, "samples": s["samples"], "repeats": s["repeats"],
                 "accuracy": s["accuracy"], "acc_closed": s.get("acc_closed"), "pass_at_k": s.get(f"pass@{s['repeats']}"), "maj_at_k": s.get(f"maj@{s['repeats']}"),
                 "mean_total_tokens": s.get("mean_total_tokens"), "mean_thinking_tokens": s.get("mean_thinking_tokens"), "mean_generated_tokens": s.get("mean_generated_tokens"),
+                "overthinking_share": s.get("overthinking_share"), "thinkbench_token_efficiency": s.get("thinkbench_token_efficiency"),
+                "underthinking_score": s.get("underthinking_score"), "ockscore": s.get("ockscore"),
                 "token_reduction": None, "token_reduction_ci": None, "thinking_token_reduction": None, "thinking_token_reduction_ci": None,
                 "generated_token_reduction": None, "generated_token_reduction_ci": None, "accuracy_delta_pp": None, "accuracy_delta_ci": None,
                 "relative_accuracy_delta_pct": None, "epr": None, "epr_label": "no baseline", "epr_relative": None,
@@ -62,5 +64,18 @@ def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[
                 v = versus_baseline(samples, base.tasks[task])
                 if v.get("paired_samples"):
                     row.update({k: v.get(k) for k in row if k in v})
+            compared = base is not None and base is not run
+            row["by_difficulty"] = difficulty_entries(by_difficulty(samples, base.tasks[task] if compared else None))
             rows.append(row)
     return rows
+
+
+def difficulty_entries(groups: dict[str, dict]) -> list[dict]:
+    """A row's per-difficulty breakdown (MATH-500 levels, AIME / AMC problem bands) as leaderboard.json keeps it."""
+    entries = []
+    for group, s in groups.items():
+        v = s.get("versus_baseline") or {}
+        entries.append({"difficulty": group, "samples": s["samples"], "accuracy": s["accuracy"], "mean_total_tokens": s.get("mean_total_tokens"),
+                        "token_reduction": v.get("token_reduction"), "token_reduction_ci": v.get("token_reduction_ci"),
+                        "accuracy_delta_pp": v.get("accuracy_delta_pp"), "accuracy_delta_ci": v.get("accuracy_delta_ci")})
+    return entries

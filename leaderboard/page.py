@@ -14,7 +14,11 @@ each with these keys (null where a value does not apply):
   epr_relative_label (cotbench's EPR; label "ratio" when the value applies), ce (cotbench's Ce),
   p_value, paired_test, baseline_run (results folder of the baseline used), baseline_candidates
   (vanilla runs of that model and benchmark), mismatch (settings that differ from the baseline,
-  only with --allow-mismatch), run (this run's results folder).
+  only with --allow-mismatch), run (this run's results folder), by_difficulty (MATH-500 levels,
+  AIME / AMC problem bands; [] for other benchmarks: a list of objects with difficulty, samples,
+  accuracy, mean_total_tokens, token_reduction, token_reduction_ci, accuracy_delta_pp,
+  accuracy_delta_ci, against the same baseline's samples of that group), overthinking_share,
+  thinkbench_token_efficiency, underthinking_score (math tasks; docs/METHODS.md), ockscore (OckBench).
 """
 
 from __future__ import annotations
@@ -36,9 +40,16 @@ COLUMNS = [
     ("mean_total_tokens", "mean tokens"), ("acc_closed", "acc_closed %"), ("mean_thinking_tokens", "mean thinking tokens"),
     ("token_reduction", "token reduction %"), ("thinking_token_reduction", "thinking-token reduction %"),
     ("accuracy_delta_pp", "Δacc pp"), ("epr", "EPR (cotbench)"), ("epr_relative", "EPR rel (cotbench)"), ("ce", "Ce (cotbench)"),
-    ("samples", "n"), ("repeats", "k"), ("pass_at_k", "pass@k %"), ("maj_at_k", "maj@k %"), ("baseline_run", "baseline"), ("mismatch", "⚠ mismatch"),
+    ("samples", "n"), ("repeats", "k"), ("pass_at_k", "pass@k %"), ("maj_at_k", "maj@k %"), ("overthinking_share", "overthinking %"),
+    ("thinkbench_token_efficiency", "token efficiency (ThinkBench)"), ("underthinking_score", "underthinking (ThinkBench)"), ("ockscore", "OckScore"),
+    ("baseline_run", "baseline"), ("mismatch", "⚠ mismatch"),
 ]
-PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k"}
+# The per-difficulty table: one line per row and difficulty group.
+DIFFICULTY_COLUMNS = [
+    ("model", "model"), ("method", "method"), ("setting", "setting"), ("benchmark", "benchmark"), ("difficulty", "difficulty"), ("samples", "n"),
+    ("accuracy", "accuracy %"), ("mean_total_tokens", "mean tokens"), ("token_reduction", "token reduction %"), ("accuracy_delta_pp", "Δacc pp"),
+]
+PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k", "overthinking_share"}
 REDUCTIONS = {"token_reduction", "thinking_token_reduction"}
 EPR_ORDER = {"dominates": 1e9, "lossless": 1e8}
 
@@ -61,8 +72,10 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
     if key == "accuracy_delta_pp":
         ci = row.get("accuracy_delta_ci")
         return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""), f"{value}"
-    if key == "ce" or key.startswith("mean_"):
-        return f"{value:.3f}" if key == "ce" else f"{value:.1f}", f"{value}"
+    if key in ("ce", "thinkbench_token_efficiency", "underthinking_score"):
+        return f"{value:.3f}", f"{value}"
+    if key == "ockscore" or key.startswith("mean_"):
+        return f"{value:.1f}", f"{value}"
     if key == "baseline_run":
         text = "/".join(Path(value).parts[-2:])
         if row.get("baseline_candidates", 0) > 1:
@@ -86,8 +99,14 @@ def _notes(rows: list[dict]) -> list[str]:
     return notes
 
 
+def _difficulty_lines(rows: list[dict]) -> list[dict]:
+    return [{**{key: row[key] for key in ("model", "method", "setting", "benchmark")}, **entry} for row in rows for entry in row.get("by_difficulty", [])]
+
+
 def render_html(rows: list[dict], charts: list[tuple[str, str]]) -> str:
+    levels = _difficulty_lines(rows)
     return render("leaderboard.html.j2", package="cotbench.leaderboard", titles=[title for _, title in COLUMNS], rows=[[_html_cell(row, key) for key, _ in COLUMNS] for row in rows],
+                  level_titles=[title for _, title in DIFFICULTY_COLUMNS], levels=[[_html_cell(line, key) for key, _ in DIFFICULTY_COLUMNS] for line in levels],
                   charts=[{"title": t, "file": f} for t, f in charts], notes=_notes(rows), baseline_rule=BASELINE_RULE)
 
 
@@ -95,6 +114,9 @@ def render_markdown(rows: list[dict], charts) -> str:
     table = [{title: _cell(row, key)[0] for key, title in COLUMNS} for row in rows]
     lines = ["# cotbench leaderboard", "", tabulate(table, headers="keys", tablefmt="github"), ""]
     lines += [f"- {note}" for note in _notes(rows)] + [""]
+    levels = _difficulty_lines(rows)
+    if levels:
+        lines += ["## By difficulty", "", tabulate([{title: _cell(line, key)[0] for key, title in DIFFICULTY_COLUMNS} for line in levels], headers="keys", tablefmt="github"), ""]
     lines += [f"![{t}]({f})" for t, f in charts]
     return "\n".join(lines) + "\n"
 

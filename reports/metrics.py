@@ -37,6 +37,8 @@ Definitions (ours where the papers give none; see the README "Metrics" section):
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 from dataclasses import dataclass
 
@@ -93,9 +95,62 @@ def summarize(samples: list[Sample]) -> dict:
         wall = sum(g.batch_wall_s / g.batch_rows for g in timed)
         out["wall_s"] = wall
         out["tokens_per_s"] = sum(g.total_tokens for g in timed) / wall if wall else None
+    out.update(overthinking_views(generations))
+    if "mean_total_tokens" in out:
+        out["ockscore"] = ockscore(out["accuracy"], out["mean_total_tokens"])
+    out["token_sources"] = sorted({token_source(g) for g in generations})
     out["probes_per_sample"] = statistics.fmean(len(g.probes) for g in generations) if generations else 0.0
     out["cut_rate"] = statistics.fmean(g.cut_position is not None for g in generations) if generations else 0.0
     return out
+
+
+def overthinking_views(generations) -> dict:
+    """Overthinking and underthinking from each generation's first correct step (math tasks; {}
+    for others). Per generation, T̂/T = the share of the thinking up to the first step that states
+    the right answer (harness_tasks/overthinking.py).
+    - overthinking_share: mean 1 − T̂/T over correct generations whose thinking stated the answer;
+      tokens_to_first_correct: their mean T̂ in thinking tokens.
+    - thinkbench_token_efficiency (EvalScope ThinkBench, docs/en/best_practice/think_eval.md):
+      M = mean over generations of T̂/T, 0 when the final answer is wrong. A correct generation
+      whose thinking never states the answer counts 1 (ours: ThinkBench's judge reads the whole
+      response; our steps are the thinking's).
+    - underthinking_score (Wang et al. 2025, arXiv 2501.18585, §2.3; ThinkBench cites it):
+      ξ_UT = mean over wrong generations of 1 − T̂/T, where T̂ ends at the first correct thought;
+      a wrong generation that never stated the right answer counts 0 (ours: the paper's T̂ needs a
+      correct thought). T is thinking tokens here, total tokens in the paper."""
+    graded = [g for g in generations if g.thinking_steps is not None]
+    if not graded:
+        return {}
+    solved = [g for g in graded if g.correct and g.overthinking_share is not None]
+    wrong = [g for g in graded if not g.correct]
+    tokens = [g.first_correct_tokens for g in solved if g.first_correct_tokens is not None]
+    return {
+        "overthinking_share": statistics.fmean(g.overthinking_share for g in solved) if solved else None,
+        "tokens_to_first_correct": statistics.fmean(tokens) if tokens else None,
+        "thinkbench_token_efficiency": statistics.fmean(
+            (1.0 - (g.overthinking_share or 0.0)) if g.correct else 0.0 for g in graded),
+        "underthinking_score": statistics.fmean(g.overthinking_share or 0.0 for g in wrong) if wrong else None,
+    }
+
+
+# OckScore's constants (OckBench/OckBench @ b72752a, src/core/scoring.py: "changing either breaks the
+# published metric"); the log is natural there.
+OCKSCORE_TOKEN_WEIGHT = 10
+OCKSCORE_TOKEN_SCALE = 10_000
+
+
+def ockscore(accuracy: float, mean_tokens: float) -> float:
+    """OckBench's OckScore = accuracy % − 10 · ln(mean tokens / 10,000 + 1) (arXiv 2511.05722; the
+    formula of its official code, whose +1 the project page omits). OckBench's mean counts prompt +
+    output tokens per problem; ours counts the generated tokens (thinking + answer): cotbench does not
+    record prompt lengths, and a prompt is the same for every method compared."""
+    return 100.0 * accuracy - OCKSCORE_TOKEN_WEIGHT * math.log(mean_tokens / OCKSCORE_TOKEN_SCALE + 1)
+
+
+def token_source(generation) -> str:
+    """Who counted a generation's tokens: "adapter", "tokenizer <name>" (a plain lm-eval model's
+    text re-encoded) or "not counted"; records written before the field existed are the adapter's."""
+    return generation.token_source or ("adapter" if generation.adapter else "not counted")
 
 
 def sample_accuracy_closed(sample: Sample) -> float | None:
@@ -198,13 +253,30 @@ def _token_reduction(method_tokens, baseline_tokens, axis=-1):
     return 1.0 - np.sum(method_tokens, axis=axis) / np.maximum(np.sum(baseline_tokens, axis=axis), 1e-12)
 
 
+def by_difficulty(samples: list[Sample], baseline: list[Sample] | None = None) -> dict[str, dict]:
+    """{difficulty group: summary (+ comparison with the baseline's samples of that group)}, in
+    order of difficulty; {} when the samples record none (every benchmark but MATH-500, AIME, AMC)."""
+    groups = sorted({s.difficulty for s in samples if s.difficulty}, key=lambda label: int(re.search(r"\d+", label)[0]))
+    out = {}
+    for group in groups:
+        subset = [s for s in samples if s.difficulty == group]
+        out[group] = summarize(subset)
+        if baseline is not None:
+            out[group]["versus_baseline"] = versus_baseline(subset, [s for s in baseline if s.difficulty == group])
+    return out
+
+
 def run_summary(run: Run, baseline: Run | None = None) -> dict[str, dict]:
-    """{task: summary (+ comparison when a baseline run is given)}."""
+    """{task: summary (+ comparison when a baseline run is given, + the same by difficulty)}."""
     out = {}
     for task, samples in run.tasks.items():
         row = summarize(samples)
-        if baseline is not None and task in baseline.tasks:
-            row["baseline"] = summarize(baseline.tasks[task])
-            row["versus_baseline"] = versus_baseline(samples, baseline.tasks[task])
+        base = baseline.tasks.get(task) if baseline is not None else None
+        if base is not None:
+            row["baseline"] = summarize(base)
+            row["versus_baseline"] = versus_baseline(samples, base)
+        levels = by_difficulty(samples, base)
+        if levels:
+            row["by_difficulty"] = levels
         out[task] = row
     return out

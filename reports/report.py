@@ -34,6 +34,11 @@ DEFINITIONS = [
     ("generated-token reduction", "the same on every token generated, including the thinking a post-hoc method prunes afterwards"),
     ("EPR (cotbench)", "cotbench's formula: token savings % / accuracy loss in pp; EPR rel: / relative accuracy loss in %; labels when nothing is lost"),
     ("Ce (cotbench)", "cotbench's formula: token reduction × acc / acc of the baseline"),
+    ("difficulty", "MATH-500's level (1–5, from the dataset); for AIME and AMC the problem's number in its contest, in bands of five (cotbench's grouping: later problems are harder)"),
+    ("overthinking % / tokens to 1st correct", "the thinking after the first \\n\\n-step whose stated answer (box or \"the answer is\") our grader accepts, and the thinking tokens up to it; over correct generations that stated it (docs/METHODS.md)"),
+    ("token efficiency (ThinkBench)", "EvalScope ThinkBench's M_token: mean share of the thinking up to the first correct step, 0 for a wrong answer"),
+    ("underthinking (ThinkBench)", "ξ_UT (arXiv 2501.18585): mean share of the thinking after the first correct step, over wrong answers"),
+    ("OckScore", "OckBench's accuracy % − 10·ln(mean tokens / 10,000 + 1), on generated tokens"),
     ("paired test p", "exact McNemar with one generation per problem; a paired permutation test on per-problem accuracies with repeats"),
 ]
 
@@ -105,6 +110,7 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
             "truncated %": _fmt(100 * s["truncation_rate"], 1) if "truncation_rate" in s else "–",
             "tok/s": _fmt(s.get("tokens_per_s"), 1),
         })
+        row.update(overthinking_cells(s))
         if "probe_entropy_auroc" in s:
             row["probe entropy AUROC"] = f"{s['probe_entropy_auroc']:.3f} (n={s['graded_probes']})"
         v = s.get("versus_baseline")
@@ -123,6 +129,36 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
         if mismatches is not None and task in mismatches:
             row["⚠ setting mismatch"] = "; ".join(mismatches[task]) or "–"
         rows.append(row)
+    return rows
+
+
+def overthinking_cells(s: dict) -> dict:
+    """The overthinking views of one summary (math tasks) and OckScore (every task with tokens)."""
+    cells = {}
+    if "thinkbench_token_efficiency" in s:
+        share, eff, under = s["overthinking_share"], s["thinkbench_token_efficiency"], s["underthinking_score"]
+        cells["overthinking %"] = _fmt(100 * share, 1) if share is not None else "–"
+        cells["tokens to 1st correct"] = _fmt(s["tokens_to_first_correct"], 1)
+        cells["token efficiency (ThinkBench)"] = _fmt(eff)
+        cells["underthinking (ThinkBench)"] = _fmt(under) if under is not None else "–"
+    if "ockscore" in s:
+        cells["OckScore"] = _fmt(s["ockscore"], 2)
+    return cells
+
+
+def difficulty_rows(summary: dict) -> list[dict]:
+    """One row per benchmark and difficulty group (MATH-500 levels, AIME / AMC problem bands)."""
+    rows = []
+    for task, s in sorted(summary.items()):
+        for group, g in s.get("by_difficulty", {}).items():
+            row = {"benchmark": task, "difficulty": group, "n": g["samples"], "accuracy %": round(100 * g["accuracy"], 2),
+                   "mean thinking": _fmt(g.get("mean_thinking_tokens"), 1), "mean total": _fmt(g.get("mean_total_tokens"), 1),
+                   **overthinking_cells(g)}
+            v = g.get("versus_baseline")
+            if v and v.get("paired_samples"):
+                row["Δacc pp [95% CI]"] = f"{v['accuracy_delta_pp']:+.1f} {_ci(v['accuracy_delta_ci'])}"
+                row["token reduction % [95% CI]"] = _reduction(v, "token_reduction") if "token_reduction" in v else "–"
+            rows.append(row)
     return rows
 
 
@@ -154,11 +190,17 @@ def _warnings(mismatches: dict[str, list[str]] | None) -> list[str]:
     return [f"compared with a baseline made differently (--allow-mismatch): {'; '.join(found)}"] if found else []
 
 
-def _notes(run: Run) -> list[str]:
+def _notes(run: Run, summary: dict) -> list[str]:
+    notes = []
     if run.method == "stepentropy":
-        return ["Note: post-hoc step-entropy pruning generates the full thinking first, then prunes it; it saves no compute at inference "
-                "(see “mean generated” and the generated-token reduction)."]
-    return []
+        notes.append("Note: post-hoc step-entropy pruning generates the full thinking first, then prunes it; it saves no compute at inference "
+                     "(see “mean generated” and the generated-token reduction).")
+    sources = {"this run's": {s for row in summary.values() for s in row["token_sources"]},
+               "the baseline's": {s for row in summary.values() for s in row.get("baseline", {}).get("token_sources", [])}}
+    if any(found - {"adapter"} for found in sources.values()):
+        counted = "; ".join(f"{whose} by {', '.join(sorted(found))}" for whose, found in sources.items() if found)
+        notes.append(f"Note: token counts: {counted} (a tokenizer count re-encodes the text a plain lm-eval model returned).")
+    return notes
 
 
 def _columns(rows: list[dict]) -> list[str]:
@@ -168,24 +210,28 @@ def _columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None) -> str:
+def render_markdown(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=(), summary=None) -> str:
     lines = [f"# cotbench report: {run.adapter} on {run.model}", ""]
     if baseline is not None:
         lines += [f"Baseline: {baseline.adapter} ({baseline.path})", ""]
     lines += [f"**Warning:** {text}" for text in _warnings(mismatches)] + ([""] if mismatches and _warnings(mismatches) else [])
     table = [{key: row.get(key, "–") for key in _columns(rows)} for row in rows]
     lines += ["## Results", "", tabulate(table, headers="keys", tablefmt="github"), ""]
-    lines += [note + "\n" for note in _notes(run)]
+    lines += [note + "\n" for note in notes]
+    levels = difficulty_rows(summary or {})
+    if levels:
+        lines += ["## By difficulty", "", tabulate([{key: row.get(key, "–") for key in _columns(levels)} for row in levels], headers="keys", tablefmt="github"), ""]
     lines += ["## Figures", ""] + [f"![{title}]({path.name})" for title, path in figures] + [""]
     lines += ["## Definitions", ""] + [f"- **{term}**: {definition}" for term, definition in DEFINITIONS] + [""]
     lines += ["## How this report was made", "", "```json", json.dumps(meta, indent=2, default=str), "```", ""]
     return "\n".join(lines)
 
 
-def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None) -> str:
+def render_html(run: Run, baseline: Run | None, rows: list[dict], meta: dict, figures, mismatches=None, notes=(), summary=None) -> str:
+    levels = difficulty_rows(summary or {})
     images = [{"title": title, "base64": base64.b64encode(path.read_bytes()).decode()} for title, path in figures]
     return render("report.html.j2", run=run, baseline=baseline, rows=rows, columns=_columns(rows), figures=images, warnings=_warnings(mismatches),
-                  notes=_notes(run), definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
+                  notes=notes, levels=levels, level_columns=_columns(levels), definitions=DEFINITIONS, meta_json=json.dumps(meta, indent=2, default=str))
 
 
 def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mismatch: bool = False) -> Path:
@@ -197,8 +243,9 @@ def build_report(run_dir: str, baseline_dir: str | None, out_dir: str, allow_mis
     meta = {"run": provenance(run), "baseline": provenance(baseline) if baseline else None}
     with atomic_directory(out_dir) as staging:
         figures = make_figures(run, baseline, staging, summary)
-        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches), encoding="utf-8")
-        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches), encoding="utf-8")
+        notes = _notes(run, summary)
+        (staging / "report.md").write_text(render_markdown(run, baseline, rows, meta, figures, mismatches, notes, summary), encoding="utf-8")
+        (staging / "report.html").write_text(render_html(run, baseline, rows, meta, figures, mismatches, notes, summary), encoding="utf-8")
         (staging / "report.json").write_text(json.dumps({"summary": summary, "provenance": meta}, indent=2, default=str), encoding="utf-8")
         with (staging / "report.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=_columns(rows), restval="–")

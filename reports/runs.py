@@ -20,6 +20,7 @@ from cotbench.repeats import split_repeats
 class Sample:
     sample_id: str
     generations: list[GenerationRecord]
+    difficulty: str | None = None  # "level 3" (MATH-500), "problems 6–10" (AIME, AMC), None: not recorded
 
     @property
     def accuracy(self) -> float:
@@ -88,8 +89,25 @@ def _read_samples(path: Path) -> list[Sample]:
             if not isinstance(record, dict) or not record.get("generations"):
                 raise CotbenchError(f"{where}: sample without a 'cotbench' record (run a cot_* task with --log_samples)")
             sample_id = str(record.get("id") if record.get("id") is not None else raw.get("doc_id"))
-            samples.append(Sample(sample_id, [_generation(g, where) for g in record["generations"]]))
+            samples.append(Sample(sample_id, [_generation(g, where) for g in record["generations"]], difficulty(record)))
     return samples
+
+
+# AIME and AMC problems are grouped five numbers at a time (cotbench's grouping: the contests
+# grow harder with the number, and five keeps AIME's 30 problems at 10 a group).
+PROBLEM_BAND = 5
+
+
+def difficulty(record: dict) -> str | None:
+    """The difficulty group of a sample record: MATH-500's level, or an AIME / AMC problem's band
+    (cot_arith's "easy" / "medium" / "hard" are tasks of their own, not groups within one)."""
+    if isinstance(record.get("level"), int):
+        return f"level {record['level']}"
+    number = record.get("problem_number")
+    if not isinstance(number, int):
+        return None
+    low = (number - 1) // PROBLEM_BAND * PROBLEM_BAND + 1
+    return f"problems {low}–{low + PROBLEM_BAND - 1}"
 
 
 def _latest(files: list[Path]) -> Path:

@@ -87,6 +87,30 @@ def real_runs(tmp_path_factory, smollm2_path):
     return root
 
 
+TESTBED = str(REPO / "cot_methods" / "testbed" / "arith_testbed")
+
+
+@pytest.fixture(scope="session")
+def plain_and_vanilla(tmp_path_factory):
+    """The shipped testbed model (0.92 M parameters: seconds) greedy on 10 MATH-500, 10 AIME 2025 and
+    10 cot_arith_easy problems through the real CLI, once by lm-eval's own `hf` model and once by
+    cotbench-vanilla: a plain lm-eval run as a baseline, difficulty levels and problem numbers in
+    the records, and the testbed's own traces (which state "So the answer is N.") for overthinking."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("plain-and-vanilla")
+    for model in ("hf", "cotbench-vanilla"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "cotbench.cli", "eval", "--model", model, "--model_args", f"pretrained={TESTBED}",
+             "--tasks", "cot_math500,cot_aime25,cot_arith_easy", "--limit", "10", "--batch_size", "10", "--apply_chat_template",
+             "--gen_kwargs", "do_sample=false,temperature=0,max_gen_toks=100", "--log_samples", "--output_path", str(root / model)],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "hf", root / "cotbench-vanilla"
+
+
 REFERENCE_TOKENIZERS = ("qwen3", "deepseek_v3")
 
 

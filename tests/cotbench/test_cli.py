@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cotbench.harness_tasks import TASKS_DIR
 from cotbench.harness_tasks.utils import R1_INSTRUCTION
 
 
@@ -141,3 +142,88 @@ def test_repeats_give_avg_at_k_and_pass_at_k(tmp_path, smollm2_path):
     generations = sample["doc"]["cotbench"]["generations"]
     assert len(generations) == 2
     assert len(sample["resps"][0]) == 2
+
+
+# `cotbench eval` parses with lm-eval's own parser: every spelling lm-eval accepts, with --repeats.
+# In-process through `main` (the console script's entry point) with lm-eval's `dummy` model,
+# which answers "lol" at once: the whole CLI in about a second per run.
+def in_process(capsys, *args) -> tuple[int, str, str]:
+    from cotbench.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def dummy_eval(capsys, *args, output_path):
+    return in_process(capsys, "eval", "--model", "dummy", "--limit", "1", "--output_path", str(output_path), *args)
+
+
+def results_of(output_path) -> dict:
+    return json.loads(next(Path(output_path).rglob("results_*.json")).read_text())
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        ["--tasks", "cot_gsm8k", "cot_aime24"],
+        ["--tasks", "cot_gsm8k,cot_aime24"],
+        ["-t", "cot_gsm8k", "cot_aime24"],
+        ["--tasks=cot_gsm8k,cot_aime24"],
+        ["-t", "cot_gsm8k", "-t", "cot_aime24"],
+    ],
+    ids=["space", "comma", "-t", "--tasks=", "-t twice"],
+)
+def test_every_task_spelling_works_with_repeats(tasks, tmp_path, capsys):
+    code, out, err = dummy_eval(capsys, *tasks, "--repeats", "2", output_path=tmp_path)
+    assert code == 0, err[-3000:]
+    results = results_of(tmp_path)
+    assert set(results["results"]) == {"cot_gsm8k_k2", "cot_aime24_k2"}
+    assert {config["repeats"] for config in results["configs"].values()} == {2}
+    assert "pass@2" in out  # lm-eval's own table
+
+
+def test_cot_and_other_tasks_together(tmp_path):
+    """A task that is not ours makes lm-eval index its own tasks too (the cot-only shortcut is off);
+    a subprocess, so the indexing is the real CLI's."""
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "my_arith.yaml").write_text(f"include: {TASKS_DIR}/cot_arith_easy.yaml\ntask: my_arith\n")
+    proc = cotbench("eval", "--model", "dummy", "--limit", "1", "--tasks", "cot_gsm8k", "my_arith", "--include_path", str(tmp_path / "tasks"),
+                    "--output_path", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert set(results_of(tmp_path / "out")["results"]) == {"cot_gsm8k", "my_arith"}
+
+
+def test_eval_help_is_lm_evals_with_repeats():
+    proc = cotbench("eval", "--help")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("usage: cotbench eval")
+    for flag in ("--repeats <n>", "--tasks", "--model_args", "--gen_kwargs", "--apply_chat_template", "--log_samples"):
+        assert flag in proc.stdout
+
+
+def test_version_names_cotbench_and_lm_eval():
+    import importlib.metadata
+
+    from cotbench import __version__
+
+    proc = cotbench("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"cotbench {__version__} (lm-eval {importlib.metadata.version('lm_eval')})"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--repeats", "2"], "cotbench: error: --repeats needs --tasks (the cot_* tasks to repeat)"),
+        (["--tasks", "cot_gsm8k", "gsm8k", "--repeats", "2"], "cotbench: error: --repeats: 'gsm8k' is not a cotbench task"),
+        (["-t", "cot_gsm8k", "--repeats", "two"], "cotbench: error: --repeats 'two': expected a whole number"),
+        (["-t", "cot_gsm8k", "--bogus"], "cotbench: error: cotbench eval: unrecognized arguments: --bogus"),
+        (["-t", "cot_gsm8k", "--limit", "many"], "cotbench: error: cotbench eval: argument --limit/-L: invalid float value: 'many'"),
+    ],
+)
+def test_bad_eval_arguments_are_one_line(args, message, tmp_path, capsys):
+    code, _, err = dummy_eval(capsys, *args, output_path=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith(message), err[-2000:]
+    assert "Traceback" not in err and "usage:" not in err

@@ -70,3 +70,25 @@ def test_eval_repeats_runs_each_problem_n_times_and_reports_read_it(tmp_path, sm
     assert summary["versus_baseline"]["paired_test"] == "paired permutation (per-problem avg@k)"
     md = (report / "report.md").read_text()
     assert "pass@2 %" in md and "maj@2 %" in md
+
+
+def test_maj_at_k_in_lm_evals_table_agrees_with_the_report(tmp_path):
+    """The shipped testbed samples at the task's T 0.6, so its 4 repeats disagree now and then."""
+    from pathlib import Path
+
+    testbed = str(Path(__file__).resolve().parents[2] / "cot_methods" / "testbed" / "arith_testbed")
+    out = tmp_path / "out"
+    proc = cotbench(
+        "eval", "--model", "cotbench-vanilla", "--model_args", f"pretrained={testbed}", "--tasks", "cot_arith_hard", "--repeats", "4",
+        "--limit", "8", "--batch_size", "32", "--apply_chat_template", "--gen_kwargs", "max_gen_toks=160", "--log_samples", "--output_path", str(out),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "maj@4" in proc.stdout  # lm-eval's own results table
+    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]["cot_arith_hard_k4"]
+    assert cotbench("report", str(out), "-o", str(tmp_path / "report")).returncode == 0
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())["summary"]["cot_arith_hard_k4"]
+    assert results["maj@4,all"] == pytest.approx(summary["maj@4"])
+    assert results["acc,all"] == pytest.approx(summary["avg@4"]) and results["pass@4,all"] == pytest.approx(summary["pass@4"])
+    samples = [json.loads(line) for f in out.rglob("samples_*.jsonl") for line in f.open()]
+    answers = [[g["extracted_answer"] for g in s["doc"]["cotbench"]["generations"]] for s in samples]
+    assert any(len(set(a)) > 1 for a in answers), "every problem's 4 answers agree: maj@4 is not exercised"
