@@ -2,9 +2,12 @@
 
 Per benchmark, paired by sample id: accuracy change with a one-sided paired test (is NEW
 worse?) — exact McNemar with one generation per problem, a paired permutation test on the
-per-problem accuracies when the runs have repeats — and the change in mean generated
-tokens. A benchmark regresses when the accuracy drop exceeds --max-acc-drop points AND is significant at --alpha, or when tokens
-grow by more than --max-token-increase percent. Exit 0: within bounds; 1: a regression;
+per-problem accuracies when the runs have repeats — and the change in total tokens (each
+record's `total_tokens`: thinking + answer, forced text included, probe tokens not; for step
+entropy the pruned thought, not the full one it decoded), averaged over a sample's repeats and
+summed over the paired samples. A benchmark regresses when the accuracy drop exceeds
+--max-acc-drop points AND is significant at --alpha, or when total tokens grow by more than
+--max-token-increase percent. Exit 0: within bounds; 1: a regression;
 2: bad input, or runs made differently (model, task version, decoding settings, limit) —
 which --allow-mismatch turns into a warning column.
 """

@@ -8,6 +8,7 @@ value is one CotbenchError naming the argument, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 from dataclasses import dataclass
 
@@ -89,3 +90,31 @@ class EngineArgs:
         require(bool(self.think_end), method, "think_end", self.think_end, "a non-empty marker such as </think>")
         require(self.entropy_unit in ("nats", "bits"), method, "entropy_unit", self.entropy_unit, "nats or bits")
         require(self.answer_budget is None or self.answer_budget > 0, method, "answer_budget", self.answer_budget, "a positive integer")
+
+
+@dataclass
+class ChatTemplateArgs:
+    """The chat template's switches, taken on every backend under lm-eval's HFLM/VLLM names and
+    applied on every template path (`base.py`): Qwen3's `enable_thinking=false` renders an empty
+    <think></think> block."""
+
+    enable_thinking: bool | None = None
+    chat_template_args: dict | None = None  # a dict (JSON --model_args) or a JSON object string
+
+    def template_kwargs(self, method: str) -> dict:
+        """What `apply_chat_template` gets besides the messages: chat_template_args, then enable_thinking."""
+        extra = self.chat_template_args
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra)
+            except ValueError:
+                extra = self.chat_template_args  # not JSON: refused below
+        require(extra is None or isinstance(extra, dict), method, "chat_template_args", self.chat_template_args,
+                'a JSON object, e.g. {"enable_thinking": false}')
+        kwargs = dict(extra or {})
+        if self.enable_thinking is not None:
+            kwargs["enable_thinking"] = self.enable_thinking
+        return kwargs
+
+    def validate(self, method: str) -> None:
+        self.template_kwargs(method)

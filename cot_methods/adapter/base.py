@@ -1,36 +1,40 @@
-"""The adapter base: lm-eval's HF model class with generation routed through the thinking loop.
+"""The adapter: one lm-eval model class per method, built the same way on every backend.
 
-Loading, tokenisation, devices and batching come from lm-eval's `HFLM`; `generate_until`
-is ours, so every method (a `ThinkingPolicy`) decodes through the same `ThinkingEngine` and
-every generation comes back with exact token accounting (`GenerationText.cotbench`).
+`CotbenchLM.__init__` resolves the method's arguments (`protocol=paper`'s preset first, then the
+engine's, the method's and the chat template's) and then builds a runner that reaches the model:
+`backend=hf` (default, `hf.py`: lm-eval's `HFLM` loads it, the HF engine decodes) or `vllm` /
+`openai` (`segment.py`: a segment backend and the segment loop). What must not differ between
+backends lives here once: the chat template with its switches on every path, decode settings,
+the journal, batching and the per-generation record (`GenerationText.cotbench`).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
+import logging
 import sys
 import time
 from dataclasses import asdict
 
-from lm_eval.models.huggingface import HFLM
+import jinja2
+from lm_eval.api.model import LM, TemplateLM
 from tqdm import tqdm
 
 from cotbench.errors import CotbenchError
 
 from ...record import GenerationRecord, GenerationText
 from ..backends.model_loading import resolve_pretrained
-from ..loop.hf_engine import ThinkingEngine
-from ..loop.row import DecodeSettings, decoding_record
+from ..loop.row import DecodeSettings, RowResult, decoding_record
 from ..policy import ThinkingPolicy
-from .args import EngineArgs, parse_method_args, require, unescape
+from .args import ChatTemplateArgs, EngineArgs, parse_method_args, require, unescape
+from .hf import HFRunner
 from .journal import Journal, request_key
 from .protocol import Protocol, resolve_protocol
 
 DEFAULT_MODEL = "smollm2-135m"
-# from_pretrained options users commonly pass through model_args besides HFLM's own.
-_PASS_THROUGH = {"attn_implementation", "low_cpu_mem_usage", "device_map", "torch_dtype"}
-_HFLM_ARGS = set(inspect.signature(HFLM.__init__).parameters) - {"self", "kwargs"}
+BACKENDS = ("hf", "vllm", "openai")
+# max_gen_toks of a request whose task names none: lm-eval's HFLM default, on every backend.
+DEFAULT_MAX_GEN_TOKS = 256
 _GEN_KWARGS = {"until", "max_gen_toks", "do_sample", "temperature", "top_p", "seed", "max_new_tokens", "top_k", "min_p",
                "presence_penalty", "repetition_penalty"}
 
@@ -46,7 +50,19 @@ def _gen_number(gen_kwargs: dict, name: str, default, method: str, integer: bool
     return int(number) if integer else number
 
 
-class CotbenchLM(HFLM):
+def runner_class(backend: str, method: str):
+    """The runner of `backend=`; the segment runner is imported only when asked for (it brings the
+    segment loop and, on demand, vLLM or an HTTP client)."""
+    if backend == "hf":
+        return HFRunner
+    if backend not in BACKENDS:
+        raise CotbenchError(f"{method}: backend={backend!r}: expected {', '.join(BACKENDS)}")
+    from .segment import SegmentRunner
+
+    return SegmentRunner
+
+
+class CotbenchLM(LM):
     """Base of every `cotbench-<method>` adapter. Subclasses set `method_name`,
     `MethodArgs` (a dataclass of the method's constants) and `make_policy`."""
 
@@ -62,50 +78,33 @@ class CotbenchLM(HFLM):
     # thinking-token reduction is no saving of generated tokens (reports read this flag).
     saves_compute = True
 
-    # -- backend selection: `backend=hf` (default) | `vllm` | `openai` ---------------------
-    @classmethod
-    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
-        from lm_eval import utils
-
-        return cls.create_from_arg_obj(utils.simple_parse_args_string(arg_string), additional_config)
-
-    @classmethod
-    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None):
-        arg_dict = dict(arg_dict)
-        backend = str(arg_dict.pop("backend", "hf"))
-        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
-        if backend == "hf":
-            return cls(**arg_dict, **extra)
-        from .segment import SEGMENT_BACKENDS, segment_adapter
-
-        if backend not in SEGMENT_BACKENDS:
-            raise CotbenchError(f"cotbench-{cls.method_name}: backend={backend!r}: expected hf, {', '.join(SEGMENT_BACKENDS)}")
-        return segment_adapter(cls)(backend=backend, **arg_dict, **extra)
-
-    def __init__(self, pretrained: str = DEFAULT_MODEL, gguf_file: str | None = None, **kwargs):
+    def __init__(self, pretrained: str = DEFAULT_MODEL, gguf_file: str | None = None, backend: str = "hf", **kwargs):
+        super().__init__()
         method = f"cotbench-{self.method_name}"
+        runner = runner_class(str(backend), method)
+        if backend != "hf" and self.segment_support is None:
+            raise CotbenchError(f"{method}: backend={backend} cannot run this method ({self.segment_unsupported_reason}); use backend=hf")
         self.protocol, self.protocol_settings, self.engine_args, self.method_args = self.resolve_arguments(kwargs)
-        unknown = sorted(set(kwargs) - _HFLM_ARGS - _PASS_THROUGH)
+        self.chat_template_args = parse_method_args(ChatTemplateArgs, kwargs, method).template_kwargs(method)
+        unknown = sorted(set(kwargs) - runner.ARGUMENTS)
         if unknown:
-            allowed = sorted(set(asdict(self.engine_args)) | set(asdict(self.method_args) if self.method_args else ()))
-            raise CotbenchError(
-                f"{method}: unknown model_arg {unknown[0]!r} (method arguments: {', '.join(allowed)}; "
-                "or any argument of lm-eval's hf model)"
-            )
-        kwargs.setdefault("device", None)
+            ours = sorted({*asdict(self.engine_args), *asdict(ChatTemplateArgs()), *(asdict(self.method_args) if self.method_args else ())})
+            raise CotbenchError(f"{method}: unknown model_arg {unknown[0]!r} for backend={backend} "
+                                f"(method arguments: {', '.join(ours)}; {runner.OTHER_ARGUMENTS})")
         self.cotbench_pretrained = pretrained
-        super().__init__(pretrained=resolve_pretrained(pretrained, gguf_file), **kwargs)
-        self.thinking_engine = ThinkingEngine(self.model, self.tokenizer)
+        self.support = "exact" if backend == "hf" else self.segment_support
+        self.runner = runner(backend, pretrained, resolve_pretrained(pretrained, gguf_file), kwargs, method, self.engine_args.seed)
+        self.tokenizer, self.model = self.runner.tokenizer, self.runner.model  # model: None where it is served
+        self._rank, self._world_size, self._device = self.runner.rank, self.runner.world_size, self.runner.device
         self.policy = self.make_policy()
         self._chat_template_applied_by_lm_eval = False
-        template = getattr(self.tokenizer, "chat_template", None) or ""
         # Whether this model thinks at all: its template knows the end-of-thinking marker.
-        self.model_thinks = self.engine_args.think_end in template
+        self.model_thinks = self.engine_args.think_end in (getattr(self.tokenizer, "chat_template", None) or "")
 
     @classmethod
     def resolve_arguments(cls, kwargs: dict):
         """(protocol name, Protocol, EngineArgs, MethodArgs) from model_args, whose keys are
-        consumed: `protocol=paper` fills in the published preset first (both backends call this)."""
+        consumed: `protocol=paper` fills in the published preset first."""
         method = f"cotbench-{cls.method_name}"
         protocol, settings = resolve_protocol(kwargs, cls.PAPER_PROTOCOL, method)
         engine_args = parse_method_args(EngineArgs, kwargs, method)
@@ -127,25 +126,73 @@ class CotbenchLM(HFLM):
             "protocol": self.protocol,
             "protocol_source": self.protocol_settings.source,
             "protocol_decoding": dict(self.protocol_settings.decoding),
+            "chat_template_args": self.chat_template_args,
+            "backend": {**self.runner.describe(), "support": self.support},
             # Whether the chat template knows the end-of-thinking marker: a model that never
             # thinks has no thinking left open (the grader's acc_closed reads this).
             "model_thinks": getattr(self, "model_thinks", True),
         }
 
-    # -- lm-eval hooks ------------------------------------------------------------------
+    # -- the chat template, with its switches, on every path and backend -----------------------
     def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
+        """lm-eval's path (`--apply_chat_template`)."""
         self._chat_template_applied_by_lm_eval = True
-        return super().apply_chat_template(chat_history, add_generation_prompt)
+        return self._render_chat(chat_history, add_generation_prompt)
 
     def _prompt_text(self, context: str) -> str:
-        if self._chat_template_applied_by_lm_eval or not self.engine_args.chat_template:
+        """Ours (`chat_template=true`) when lm-eval applied no template, with the same switches."""
+        if self._chat_template_applied_by_lm_eval or not self.engine_args.chat_template or not getattr(self.tokenizer, "chat_template", None):
             return context
-        if not getattr(self.tokenizer, "chat_template", None):
-            return context
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": context}], tokenize=False, add_generation_prompt=True
-        )
+        return self._render_chat([{"role": "user", "content": context}])
 
+    def _render_chat(self, chat_history, add_generation_prompt: bool = True) -> str:
+        """As lm-eval's HFLM renders a chat (a template that refuses the system role gets the history
+        without it), with `enable_thinking` / `chat_template_args` applied."""
+
+        def render(history):
+            return self.tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                      continue_final_message=not add_generation_prompt, **self.chat_template_args)
+
+        try:
+            return render(chat_history)
+        except jinja2.exceptions.TemplateError:
+            logging.getLogger(__name__).warning("%s: the chat template failed; rendering without the system role", self.method_name)
+            return render([message for message in chat_history if message["role"] != "system"])
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        """The template lm-eval records with the results, chosen by lm-eval's own rule (`TemplateLM`'s,
+        which reads only `self.tokenizer`)."""
+        return TemplateLM.chat_template(self, chat_template)
+
+    @property
+    def tokenizer_name(self) -> str:
+        """lm-eval's request-cache fingerprint of the template (HFLM's rule)."""
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    # -- what lm-eval asks of a model besides generation: the runner's ------------------------
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        return self.runner.loglikelihood(requests, disable_tqdm)
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        return self.runner.loglikelihood_rolling(requests, disable_tqdm)
+
+    def get_model_info(self) -> dict:
+        return self.runner.model_info()
+
+    def all_gather(self, tensor):
+        return self.runner.all_gather(tensor)
+
+    def gather_object(self, obj, dst=0):
+        return self.runner.gather_object(obj, dst)
+
+    def barrier(self) -> None:
+        self.runner.barrier()
+
+    def set_cache_hook(self, cache_hook) -> None:
+        super().set_cache_hook(cache_hook)
+        self.runner.set_cache_hook(cache_hook)
+
+    # -- generation -----------------------------------------------------------------------------
     def _settings(self, gen_kwargs: dict) -> DecodeSettings:
         method = f"cotbench-{self.method_name}"
         gen_kwargs = {**gen_kwargs, **self.protocol_settings.decoding}  # protocol=paper: published decoding wins
@@ -155,7 +202,7 @@ class CotbenchLM(HFLM):
         until = gen_kwargs.get("until") or []
         if isinstance(until, str):
             until = [until]
-        max_new = int(gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens", self.max_gen_toks)))
+        max_new = int(gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens", DEFAULT_MAX_GEN_TOKS)))
         require(max_new > 0, method, "max_gen_toks", max_new, "a positive integer")
         temperature = float(gen_kwargs.get("temperature", 0.0))
         do_sample = bool(gen_kwargs.get("do_sample", temperature > 0)) and temperature > 0
@@ -218,11 +265,11 @@ class CotbenchLM(HFLM):
             groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(i)
         if restored:
             print(f"cotbench: {restored} of {len(requests)} generations restored from the journal {self.engine_args.journal}", file=sys.stderr)
-        batch_size = max(1, int(self.batch_size) if str(self.batch_size).isdigit() else 1)
+        batch_size = max(1, int(self.runner.batch_size) if str(self.runner.batch_size).isdigit() else 1)
         progress = tqdm(total=len(requests), initial=restored, disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
         for key, indices in groups.items():
             settings = self._settings(requests[indices[0]].args[1])
-            prompts = {i: self._encode_prompt(self._prompt_text(requests[i].args[0])) for i in indices}
+            prompts = {i: self.runner.encode_prompt(self._prompt_text(requests[i].args[0])) for i in indices}
             order = sorted(indices, key=lambda i: -len(prompts[i]))  # similar lengths share a batch
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
@@ -236,25 +283,21 @@ class CotbenchLM(HFLM):
         progress.close()
         return outputs
 
-    def _encode_prompt(self, text: str):
-        """What `run_batch` takes as a prompt: token ids here, the text on segment backends."""
-        return self.tok_encode(text)
-
-    def run_batch(self, prompts: list[list[int]], settings: DecodeSettings, seeds: list[int]) -> list[GenerationText]:
-        """Generate one batch. Methods that need more than one pass (step entropy) override this."""
+    def run_batch(self, prompts: list, settings: DecodeSettings, seeds: list[int]) -> list[GenerationText]:
+        """Generate one batch (prompts: token ids on hf, texts on segment backends). Methods that
+        need more than one pass (step entropy) override this and still record through `generation_text`."""
         began = time.perf_counter()
-        results = self.thinking_engine.run(prompts, settings, self.policy, row_seeds=seeds)
+        outputs = self.runner.run(prompts, settings, self.policy, seeds)
         wall = time.perf_counter() - began
-        return [self._to_text(result, settings, wall, len(prompts), prompt) for result, prompt in zip(results, prompts)]
+        return [self.generation_text(result, text, settings, wall, len(prompts), prompt) for (result, text), prompt in zip(outputs, prompts)]
 
-    def annotate(self, record: GenerationRecord, result, prompt_ids: list[int], text: str) -> None:
+    def annotate(self, record: GenerationRecord, result: RowResult, prompt, text: str) -> None:
         """Add method-specific fields (`record.method_fields`: analyses, [SKIP] counts)."""
 
-    def _to_text(self, result, settings: DecodeSettings, wall_s: float, batch_rows: int, prompt_ids: list[int]) -> GenerationText:
-        return self._wrap(result, self.thinking_engine.decode(result.token_ids), settings, wall_s, batch_rows, prompt_ids)
-
-    def _wrap(self, result, text: str, settings: DecodeSettings, wall_s: float, batch_rows: int, prompt) -> GenerationText:
-        """The generation with its record: token accounting, probes, the adapter's identity."""
+    def generation_text(self, result: RowResult, text: str, settings: DecodeSettings, wall_s: float, batch_rows: int, prompt,
+                        method_fields: dict | None = None) -> GenerationText:
+        """The generation with its record: token accounting, probes, the adapter's identity and
+        decoding. Every record of every method and backend is made here."""
         for stop in settings.stop_strings:
             if stop and stop in text:
                 text = text.split(stop)[0]
@@ -273,10 +316,11 @@ class CotbenchLM(HFLM):
             cut_position=result.cut_position,
             cut_reason=result.cut_reason,
             probes=result.probes,
-            forced=getattr(result, "forced", None),
+            forced=result.forced,
             batch_wall_s=round(wall_s, 4),
             batch_rows=batch_rows,
             adapter={**self.describe(), "decoding": decoding_record(settings)},
+            method_fields=dict(method_fields or {}),
         )
         self.annotate(record, result, prompt, text)
         return GenerationText(text, record)

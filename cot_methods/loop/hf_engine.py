@@ -60,6 +60,39 @@ class _Row(Row):
     token_probs: list = field(default_factory=list)
     pending_stats: tuple | None = None
     generator: torch.Generator | None = None
+    mask: torch.Tensor | None = None  # this row's attention-mask row in the current step (a view: writes reach the batch's)
+
+    def hide_last(self, count: int) -> list[int]:
+        """Hide the last `count` generated ids from the cache (their columns become holes) and
+        move the position back over them; the hidden columns."""
+        hidden = self.columns[len(self.columns) - count :]
+        self.mask[hidden] = 0
+        self.position -= count
+        return hidden
+
+    def forget_generated(self, count: int, text: str) -> None:
+        """`Row.roll_back`'s hook: the rolled-back ids' cache columns become holes, and their
+        columns and token statistics go with them."""
+        self.hide_last(count)
+        for log in (self.columns, self.token_entropies, self.token_probs):
+            del log[len(log) - count :]
+
+
+@dataclass
+class _Batch:
+    """One `run`: what every step reads (the settings, the policy and what follows from them once)
+    and what the steps change (the rows still decoding, the KV cache, and the attention mask: one
+    column per fed position, 0 for pads and discarded positions)."""
+
+    settings: DecodeSettings
+    policy: ThinkingPolicy
+    think_end_id: int | None  # the end-of-thinking marker when it is one token (else found in the text)
+    warpers: object  # sampling_warpers(settings)
+    masks_logits: bool  # the policy overrides mask_logits: only then are logits copied and masked
+    wants_recent: bool  # ... and its mask_logits reads recent_ids
+    rows: list[_Row]
+    cache: object
+    mask: torch.Tensor
 
 
 def sampling_warpers(settings: DecodeSettings):
@@ -124,23 +157,21 @@ class ThinkingEngine:
         probabilities = torch.softmax(warpers(None, logits.float()[None])[0], dim=-1)
         return int(torch.multinomial(probabilities, 1, generator=row.generator))
 
-    # -- the loop ----------------------------------------------------------------------
+    # -- the loop: one forward per step for every row still decoding -------------------------
     @torch.inference_mode()
-    def run(
-        self,
-        prompts: list[list[int]],
-        settings: DecodeSettings,
-        policy: ThinkingPolicy,
-        row_seeds: list[int] | None = None,
-    ) -> list[RowResult]:
-        from transformers import DynamicCache
+    def run(self, prompts: list[list[int]], settings: DecodeSettings, policy: ThinkingPolicy,
+            row_seeds: list[int] | None = None) -> list[RowResult]:
+        rows = self._start_rows(prompts, settings, row_seeds)
+        batch = self._start_batch(rows, settings, policy)
+        while batch.rows:
+            logits = self._mask_thinking_logits(batch, self._forward(batch))
+            self._step_rows(batch, logits)
+            self._drop_finished(batch)
+        return [row.result(row.token_entropies, row.token_probs) for row in rows]
 
-        think_end_id = self._single_token_id(settings.think_end)
-        warpers = sampling_warpers(settings)
-        # Only a policy that masks pays for it (two logits copies per step); only one that reads
-        # recent ids gets them built (test policies may take logits only).
-        masks = type(policy).mask_logits is not ThinkingPolicy.mask_logits
-        wants_recent = masks and "recent_ids" in inspect.signature(policy.mask_logits).parameters
+    @staticmethod
+    def _start_rows(prompts: list[list[int]], settings: DecodeSettings, row_seeds: list[int] | None) -> list[_Row]:
+        """One row per prompt, the prompt pending; a sampling row gets its own random stream."""
         rows = []
         for i, prompt in enumerate(prompts):
             row = _Row(index=i, max_new_tokens=settings.max_new_tokens, pending=list(prompt), prompt_ids=list(prompt),
@@ -148,63 +179,87 @@ class ThinkingEngine:
             if settings.do_sample:
                 row.generator = torch.Generator(device="cpu").manual_seed(row.seed)
             rows.append(row)
-        active = list(rows)
-        cache = DynamicCache(config=self.model.config)
-        mask = torch.zeros((len(active), 0), dtype=torch.long, device=self.device)
+        return rows
 
-        while active:
-            width = max(len(r.pending) for r in active)
-            input_ids = torch.full((len(active), width), self.pad_id, dtype=torch.long)
-            positions = torch.zeros((len(active), width), dtype=torch.long)
-            chunk_mask = torch.zeros((len(active), width), dtype=torch.long)
-            start_column = mask.shape[1]
-            for b, row in enumerate(active):
-                n = len(row.pending)
-                input_ids[b, width - n :] = torch.tensor(row.pending)
-                positions[b, width - n :] = torch.arange(row.position, row.position + n)
-                positions[b, : width - n] = row.position  # masked pads; any valid position
-                chunk_mask[b, width - n :] = 1
-                fed_columns = range(start_column + width - n, start_column + width)
-                if row.pending_kind == PROBE:
-                    row.probe_columns.extend(fed_columns)
-                elif row.pending_kind != PROMPT:
-                    row.columns.extend(fed_columns)
-                self._account_fed(row, n)
-            mask = torch.cat([mask, chunk_mask.to(self.device)], dim=1)
-            out = self.model(
-                input_ids=input_ids.to(self.device),
-                position_ids=positions.to(self.device),
-                attention_mask=mask,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            cache = out.past_key_values
-            logits = out.logits[:, -1, :]
-            if masks and any(r.phase == THINKING and r.probe_spec is None for r in active):
-                thinking = torch.tensor([r.phase == THINKING and r.probe_spec is None for r in active])
-                context = {}
-                if wants_recent:
-                    context["recent_ids"] = [r.token_ids[-RECENT_TOKENS:] for r, t in zip(active, thinking.tolist()) if t]
-                masked = policy.mask_logits(logits[thinking.to(logits.device)].clone(), **context)
-                logits = logits.clone()
-                logits[thinking.to(logits.device)] = masked
+    def _start_batch(self, rows: list[_Row], settings: DecodeSettings, policy: ThinkingPolicy) -> _Batch:
+        """An empty cache and mask, and what holds for the whole run."""
+        from transformers import DynamicCache
 
-            for b, row in enumerate(active):
-                if row.probe_spec is not None:
-                    self._step_probe(row, logits[b], mask[b], settings, policy, think_end_id)
-                else:
-                    self._step_decode(row, logits[b], mask[b], settings, policy, think_end_id, warpers)
+        # Only a policy that masks pays for it (two logits copies per step); only one that reads
+        # recent ids gets them built (test policies may take logits only).
+        masks = type(policy).mask_logits is not ThinkingPolicy.mask_logits
+        wants_recent = masks and "recent_ids" in inspect.signature(policy.mask_logits).parameters
+        return _Batch(settings, policy, self._single_token_id(settings.think_end), sampling_warpers(settings), masks, wants_recent,
+                      list(rows), DynamicCache(config=self.model.config), torch.zeros((len(rows), 0), dtype=torch.long, device=self.device))
 
-            keep = [b for b, r in enumerate(active) if r.phase != DONE]
-            if len(keep) < len(active):
-                index = torch.tensor(keep, dtype=torch.long, device=self.device)
-                if keep:
-                    cache.batch_select_indices(index)
-                    mask = mask[index]
-                active = [active[b] for b in keep]
-        return [r.result(r.token_entropies, r.token_probs) for r in rows]
+    def _next_chunk(self, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every row's pending tokens, left-padded to one width: the ids, their positions and their
+        mask columns (pads masked out for good). Each fed id's cache column is logged."""
+        rows = batch.rows
+        width = max(len(r.pending) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        positions = torch.zeros((len(rows), width), dtype=torch.long)
+        chunk_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        start_column = batch.mask.shape[1]
+        for b, row in enumerate(rows):
+            n = len(row.pending)
+            input_ids[b, width - n :] = torch.tensor(row.pending)
+            positions[b, width - n :] = torch.arange(row.position, row.position + n)
+            positions[b, : width - n] = row.position  # masked pads; any valid position
+            chunk_mask[b, width - n :] = 1
+            fed_columns = range(start_column + width - n, start_column + width)
+            if row.pending_kind == PROBE:
+                row.probe_columns.extend(fed_columns)
+            elif row.pending_kind != PROMPT:
+                row.columns.extend(fed_columns)
+            self._account_fed(row, n)
+        return input_ids, positions, chunk_mask
 
+    def _forward(self, batch: _Batch) -> torch.Tensor:
+        """One forward over every row's chunk on the shared cache; each row's next-token logits."""
+        input_ids, positions, chunk_mask = self._next_chunk(batch)
+        batch.mask = torch.cat([batch.mask, chunk_mask.to(self.device)], dim=1)
+        out = self.model(input_ids=input_ids.to(self.device), position_ids=positions.to(self.device), attention_mask=batch.mask,
+                         past_key_values=batch.cache, use_cache=True, logits_to_keep=1)
+        batch.cache = out.past_key_values
+        return out.logits[:, -1, :]
+
+    @staticmethod
+    def _mask_thinking_logits(batch: _Batch, logits: torch.Tensor) -> torch.Tensor:
+        """The policy's `mask_logits` on the rows that are thinking (not probing), if it masks at all."""
+        thinking = [row.phase == THINKING and row.probe_spec is None for row in batch.rows]
+        if not batch.masks_logits or not any(thinking):
+            return logits
+        selected = torch.tensor(thinking, device=logits.device)
+        context = {}
+        if batch.wants_recent:
+            context["recent_ids"] = [row.token_ids[-RECENT_TOKENS:] for row, t in zip(batch.rows, thinking) if t]
+        masked = batch.policy.mask_logits(logits[selected].clone(), **context)
+        logits = logits.clone()
+        logits[selected] = masked
+        return logits
+
+    def _step_rows(self, batch: _Batch, logits: torch.Tensor) -> None:
+        """Each row takes its next token: a probe's, or a sampled one the policy decides on."""
+        for b, row in enumerate(batch.rows):
+            row.mask = batch.mask[b]
+            if row.probe_spec is not None:
+                self._step_probe(row, logits[b], batch)
+            else:
+                self._step_decode(row, logits[b], batch)
+
+    def _drop_finished(self, batch: _Batch) -> None:
+        """Finished rows leave the batch, their cache and mask rows with them."""
+        keep = [b for b, row in enumerate(batch.rows) if row.phase != DONE]
+        if len(keep) == len(batch.rows):
+            return
+        if keep:
+            index = torch.tensor(keep, dtype=torch.long, device=self.device)
+            batch.cache.batch_select_indices(index)
+            batch.mask = batch.mask[index]
+        batch.rows = [batch.rows[b] for b in keep]
+
+    # -- one row ------------------------------------------------------------------------------
     def _account_fed(self, row: _Row, n: int) -> None:
         """Update a row's position and token log for the chunk just fed."""
         row.position += n
@@ -218,8 +273,10 @@ class ThinkingEngine:
         return row.view(self.decode([token]), row.token_ids[-1] if row.token_ids else None,
                         lambda: self.decode(row.token_ids[-TAIL_TOKENS:]))
 
-    def _step_decode(self, row, logits, row_mask, settings, policy, think_end_id, warpers) -> None:
-        token = self._sample(logits, settings, row, warpers)
+    def _step_decode(self, row: _Row, logits: torch.Tensor, batch: _Batch) -> None:
+        """Sample a token; while thinking, the policy decides: feed it, probe first, or close thinking."""
+        settings = batch.settings
+        token = self._sample(logits, settings, row, batch.warpers)
         if settings.record_token_stats:
             probabilities = torch.softmax(logits.float(), dim=-1)
             entropy = float(torch.special.entr(probabilities).sum()) / LOG_BASES[settings.entropy_unit]
@@ -228,18 +285,19 @@ class ThinkingEngine:
             row.finish("eos")
             return
         if row.phase == THINKING:
-            step = row.decide(policy, self._view(row, token), token, settings, self.tokenizer)
+            step = row.decide(batch.policy, self._view(row, token), token, settings, self.tokenizer)
             if isinstance(step, Probe):
-                self._start_probe(row, step.spec, token, row_mask)
+                self._start_probe(row, step.spec, token)
                 return
             if isinstance(step, Forced):
-                self._force(row, step, row_mask)
+                self._force(row, step)
                 return
-        self._feed(row, token, settings, think_end_id)
+        self._feed(row, token, batch)
 
-    def _feed(self, row, token, settings, think_end_id) -> None:
+    def _feed(self, row: _Row, token: int, batch: _Batch) -> None:
         """Feed a sampled token next step; first the length limit, stop strings and the model
         closing its own thinking."""
+        settings, think_end_id = batch.settings, batch.think_end_id
         row.pending, row.pending_kind = [token], row.phase
         if row.room(settings) <= 1:  # the token is fed next step: count it now
             self._finish_with_pending(row, "length")
@@ -276,68 +334,65 @@ class ThinkingEngine:
         row.pending = []
         row.finish(reason)
 
-    def _rewind(self, row: _Row, row_mask, n: int) -> list[int]:
-        """Hide the last `n` generated ids from the cache (their columns become holes) and move
-        the row's position back over them; the hidden columns."""
-        hidden = row.columns[len(row.columns) - n :]
-        row_mask[hidden] = 0
-        row.position -= n
-        return hidden
-
-    def _start_probe(self, row: _Row, spec, token: int, row_mask) -> None:
-        """Hold the sampled token and feed the probe prefix, tokenised in context."""
+    def _start_probe(self, row: _Row, spec, token: int) -> None:
+        """Hold the sampled token and feed the probe prefix, tokenised in context (the generated ids
+        it re-tokenises with are hidden until the probe is discarded)."""
         row.held_token, row.held_stats = token, row.pending_stats
         row.probe_spec, row.probe_position = spec, row.position
         row.probe_ids, row.probe_entropies, row.probe_max_probs, row.probe_columns = [], [], [], []
         keep, prefix = row.probe_prefix(self.tokenizer, spec.prefix_ids)
-        row.probe_hidden = self._rewind(row, row_mask, len(row.token_ids) - keep)
+        row.probe_hidden = row.hide_last(len(row.token_ids) - keep)
         row.pending, row.pending_kind = prefix, PROBE
 
-    def _force(self, row: _Row, forced: Forced, row_mask) -> None:
-        """Feed a method's forced text (the sampled token is dropped; forced text has no stats);
-        the generated ids it re-tokenises with are rolled back first (`row.py`)."""
-        if forced.rollback:
-            self._rewind(row, row_mask, forced.rollback)
-            for log in (row.columns, row.token_entropies, row.token_probs):
-                del log[len(log) - forced.rollback :]
+    def _force(self, row: _Row, forced: Forced) -> None:
+        """Feed a method's forced text instead of the sampled token (forced text has no stats); what
+        it re-tokenises with was rolled back when the row closed (`Row.roll_back`)."""
         row.pending_stats = None
         row.pending, row.pending_kind = list(forced.ids), FORCED
         if row.phase == DONE:  # a final text, or no room left: written, never fed
             self._log_tokens(row)
             row.pending = []
 
-    def _step_probe(self, row, logits, row_mask, settings, policy, think_end_id) -> None:
-        spec = row.probe_spec
+    def _step_probe(self, row: _Row, logits: torch.Tensor, batch: _Batch) -> None:
+        """One probe token: measured and chosen, then fed; at the probe's end the probe is discarded."""
+        spec, settings = row.probe_spec, batch.settings
         measured = logits
         if spec.entropy_at_sampling_temperature and settings.do_sample and settings.temperature > 0:
             measured = logits.float() / settings.temperature  # EAT's official code reads T-scaled scores
         row.probe_entropies.append(float(entropy_from_logits(measured, settings.entropy_unit)))
         row.probe_max_probs.append(float(max_probability(measured)))
-        token = int(torch.argmax(logits))
-        if spec.temperature > 0:  # a sampled probe (Dynasor's official T / top-p), from the probe-only stream
-            if row.probe_generator is None:
-                row.probe_generator = torch.Generator(device="cpu").manual_seed(row.seed + PROBE_STREAM)
-            warped = sampling_warpers(replace(settings, temperature=spec.temperature, top_p=spec.top_p, top_k=0, min_p=0.0))
-            probabilities = torch.softmax(warped(None, logits.float()[None])[0], dim=-1)
-            token = int(torch.multinomial(probabilities.cpu(), 1, generator=row.probe_generator))
+        token = self._probe_token(row, logits, settings)
         row.probe_ids.append(token)
         text = self.decode(row.probe_ids)
-        done = len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids
-        done = done or any(s in text for s in spec.stop_texts)
-        if not done:
+        if len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids or any(s in text for s in spec.stop_texts):
+            self._end_probe(row, text, batch)
+        else:
             row.pending, row.pending_kind = [token], PROBE
-            return
+
+    @staticmethod
+    def _probe_token(row: _Row, logits: torch.Tensor, settings: DecodeSettings) -> int:
+        """Greedy; a sampled probe (Dynasor's official T / top-p) draws from the probe-only stream."""
+        spec = row.probe_spec
+        if spec.temperature <= 0:
+            return int(torch.argmax(logits))
+        if row.probe_generator is None:
+            row.probe_generator = torch.Generator(device="cpu").manual_seed(row.seed + PROBE_STREAM)
+        warped = sampling_warpers(replace(settings, temperature=spec.temperature, top_p=spec.top_p, top_k=0, min_p=0.0))
+        probabilities = torch.softmax(warped(None, logits.float()[None])[0], dim=-1)
+        return int(torch.multinomial(probabilities.cpu(), 1, generator=row.probe_generator))
+
+    def _end_probe(self, row: _Row, text: str, batch: _Batch) -> None:
+        """Discard the probe (its columns become holes, what its prefix hid comes back, the position
+        is the one before it), then ask the policy: cut (forced text), or feed the held token."""
         row.probe_tokens += 1  # the last probe token was decoded but never fed
-        # Discard the probe: its columns become holes, what its prefix rolled back comes back,
-        # and the row's position is the one before the probe.
-        row_mask[row.probe_columns] = 0
-        row_mask[row.probe_hidden] = 1
+        row.mask[row.probe_columns] = 0
+        row.mask[row.probe_hidden] = 1
         row.position = row.probe_position
         result = ProbeResult(row.probe_entropies, row.probe_max_probs, row.probe_ids, text)
-        forced = row.probed(policy, self._view(row, row.held_token), result, settings, self.tokenizer)
+        forced = row.probed(batch.policy, self._view(row, row.held_token), result, batch.settings, self.tokenizer)
         held, row.held_token, row.probe_spec = row.held_token, None, None
         if forced is not None:
-            self._force(row, forced, row_mask)
+            self._force(row, forced)
         else:
             row.pending_stats = row.held_stats
-            self._feed(row, held, settings, think_end_id)
+            self._feed(row, held, batch)

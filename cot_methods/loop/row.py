@@ -18,9 +18,10 @@ The rules (documented once, here):
   gives for (the recent tail + the forced text), as the official DEER, Dynasor, s1 and
   step-entropy code append text and re-tokenise it. Where those differ from (the ids fed + the
   forced text encoded alone) — "19.\n" + "\n</think>" is "19", ".\n\n", "</think>" — the row
-  rolls back to the first differing id. A close keeps the thinking count (`cut_position` is
-  what the method decided at, e.g. s1's budget B): the forced text counts as the ids it adds
-  beyond those rolled back; a probe's roll back is undone with the probe. Only generated ids roll back, never the prompt's.
+  rolls back to the first differing id (`Row.roll_back`, the one place for every loop). A close
+  keeps the thinking count (`cut_position` is what the method decided at, e.g. s1's budget B):
+  the forced text counts as the ids it adds beyond those rolled back; a probe's roll back is
+  undone with the probe. Only generated ids roll back, never the prompt's.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class Row:
         keep, ids = in_context(tokenizer, self.token_ids, text)
         rolled_back = decode(tokenizer, self.token_ids[keep:])
         forced = Forced(rolled_back + text, ids, len(self.token_ids) - keep, rolled_back)
-        del self.token_ids[keep:]
+        self.roll_back(forced)
         added = len(ids) - forced.rollback  # closes happen while thinking: only thinking ids roll back
         self.thinking_tokens += min(0, added)  # fewer ids than rolled back: the thinking shrinks
         self.closed_by, self.cut_position, self.cut_reason = "method", self.thinking_tokens, reason
@@ -208,6 +209,18 @@ class Row:
         elif self.room(settings) <= 0:
             self.finish("length")
         return forced
+
+    def roll_back(self, forced: Forced) -> None:
+        """Forget the generated ids a forced text re-tokenises with (`in_context`): the one place a
+        roll back happens, on every loop. What a loop keeps per generated id besides the id (the HF
+        engine: cache columns and token statistics; the segment loop: the text) goes in its
+        `forget_generated`."""
+        if forced.rollback:
+            del self.token_ids[len(self.token_ids) - forced.rollback :]
+            self.forget_generated(forced.rollback, forced.rolled_back_text)
+
+    def forget_generated(self, count: int, text: str) -> None:
+        """The last `count` generated ids, whose text is `text`, were rolled back (a loop's hook)."""
 
     def probe_prefix(self, tokenizer, prefix_ids) -> tuple[int, list[int]]:
         """(keep, ids) for a probe: its prefix tokenised in context (`in_context`); the roll

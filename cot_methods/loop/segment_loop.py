@@ -56,6 +56,13 @@ class _Row(Row):
     probe_fed: list[int] = field(default_factory=list)  # its prefix ids, tokenised in context
     requests: int = 0
 
+    def forget_generated(self, count: int, text: str) -> None:
+        """`Row.roll_back`'s hook: the rolled-back text leaves the thinking and starts the answer,
+        ahead of the forced text (a thinking that no longer ends with it keeps it)."""
+        if text and self.thinking.endswith(text):
+            self.thinking = self.thinking[: len(self.thinking) - len(text)]
+            self.answer += text
+
 
 class SegmentThinkingLoop:
     """Runs rows through a `ThinkingPolicy` on a segment backend (`complete(requests)`)."""
@@ -221,15 +228,10 @@ class SegmentThinkingLoop:
 
     @staticmethod
     def _force(row: _Row, forced: Forced) -> None:
-        """A method closed thinking: the held trigger is dropped, the thinking text the forced
-        text re-tokenises with moves to the answer, and the forced ids are fed."""
+        """A method closed thinking (what the forced text re-tokenises with was rolled back by
+        `Row.roll_back`): the held trigger is dropped and the forced ids are fed."""
         row.held, row.held_tokens, row.held_ids = None, 0, []
-        rolled = forced.rolled_back_text
-        if rolled and row.thinking.endswith(rolled):
-            row.thinking = row.thinking[: len(row.thinking) - len(rolled)]
-            row.answer += forced.text
-        else:
-            row.answer += forced.text[len(rolled) :]
+        row.answer += forced.text[len(forced.rolled_back_text) :]
         row.token_ids += forced.ids
 
     def _absorb_probe(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:

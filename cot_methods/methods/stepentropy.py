@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 
 from lm_eval.api.registry import register_model
 
-from ...record import GenerationRecord, GenerationText
 from ..adapter.args import require
 from ..adapter.base import CotbenchLM
 from ..adapter.protocol import Protocol
+from ..loop.row import ANSWER, THINKING, RowResult
 from ..policy import ThinkingPolicy
 from ..signals.steps import (
     DEFAULT_SKIP_RATIO,
@@ -70,7 +70,7 @@ class StepEntropyLM(CotbenchLM):
     segment_unsupported_reason = "post-hoc step entropy needs every thinking token's full-vocabulary entropy"
 
     def run_batch(self, prompts, settings, seeds):
-        engine, tokenizer = self.thinking_engine, self.tokenizer
+        engine, tokenizer = self.runner.engine, self.tokenizer  # backend=hf: segment backends refuse this method
         began = time.perf_counter()
         full = engine.run(prompts, replace(settings, record_token_stats=True), ThinkingPolicy(), row_seeds=seeds)
         pruned, continuations = [], []
@@ -94,31 +94,25 @@ class StepEntropyLM(CotbenchLM):
                              ThinkingPolicy(), row_seeds=seeds)
         wall = time.perf_counter() - began
         texts = []
-        for info, continuation, result, answer in zip(pruned, continuations, full, answers):
-            answer_text = engine.decode(answer.token_ids)
+        for info, continuation, result, answer, prompt in zip(pruned, continuations, full, answers, prompts):
             thinking_after = len(engine.encode(info["compressed"]))
-            record = GenerationRecord(
-                thinking_tokens=thinking_after,
-                answer_tokens=len(continuation) - thinking_after + len(answer.token_ids),
-                probe_tokens=0,
-                total_tokens=len(continuation) + len(answer.token_ids),
-                truncated=answer.finish_reason == "length",
-                finish_reason=answer.finish_reason,
-                think_end=settings.think_end,
-                closed_by="method",
-                batch_wall_s=round(wall, 4),
-                batch_rows=len(prompts),
-                adapter=self.describe(),
-                method_fields={
-                    "thinking_tokens_full": info["thinking_tokens_full"],
-                    # the paper's metric: thinking tokens of the compressed vs the full thought
-                    "thinking_token_reduction": (1 - thinking_after / info["thinking_tokens_full"]) if info["thinking_tokens_full"] else 0.0,
-                    "generated_tokens": len(result.token_ids) + len(answer.token_ids),
-                    "steps": info["steps"],
-                    "skipped_steps": info["skipped"],
-                    "skip_ratio": len(info["skipped"]) / info["steps"] if info["steps"] else 0.0,
-                    "step_scores": info["step_scores"],
-                },
+            # What the answer was conditioned on and what it wrote: the compressed thought (thinking),
+            # then its close and the regenerated answer (answer), recorded like every generation.
+            written = RowResult(
+                token_ids=continuation + answer.token_ids,
+                kinds=[THINKING] * thinking_after + [ANSWER] * (len(continuation) - thinking_after + len(answer.token_ids)),
+                finish_reason=answer.finish_reason, probe_tokens=0, probes=[], cut_position=None, cut_reason=None, closed_by="method",
             )
-            texts.append(GenerationText(info["compressed"] + settings.close_text + answer_text, record))
+            method_fields = {
+                "thinking_tokens_full": info["thinking_tokens_full"],
+                # the paper's metric: thinking tokens of the compressed vs the full thought
+                "thinking_token_reduction": (1 - thinking_after / info["thinking_tokens_full"]) if info["thinking_tokens_full"] else 0.0,
+                "generated_tokens": len(result.token_ids) + len(answer.token_ids),
+                "steps": info["steps"],
+                "skipped_steps": info["skipped"],
+                "skip_ratio": len(info["skipped"]) / info["steps"] if info["steps"] else 0.0,
+                "step_scores": info["step_scores"],
+            }
+            text = info["compressed"] + settings.close_text + engine.decode(answer.token_ids)
+            texts.append(self.generation_text(written, text, settings, wall, len(prompts), prompt, method_fields))
         return texts

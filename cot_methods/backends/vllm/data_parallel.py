@@ -50,11 +50,11 @@ def device_env(rank: int, size: int, tensor_parallel_size: int, on_cpu: bool, en
     return {"CUDA_VISIBLE_DEVICES": ",".join(devices[rank * tensor_parallel_size:(rank + 1) * tensor_parallel_size])}
 
 
-def _worker(connection, env: dict, load_kwargs: dict) -> None:
+def _worker(connection, env: dict, load_kwargs: dict, start) -> None:
     """One engine process: start, say ready (or the one-line error), then serve generate calls."""
     os.environ.update(env)
     try:
-        llm = start_engine(**load_kwargs)
+        llm = start(**load_kwargs)
     except Exception as error:  # reported to the parent as one line
         connection.send(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
         return
@@ -84,7 +84,9 @@ def _worker(connection, env: dict, load_kwargs: dict) -> None:
 class DataParallelLLM:
     """What `VLLMBackend` needs of `vllm.LLM` (`generate`, `get_tokenizer`), over N engines."""
 
-    def __init__(self, size: int, load_kwargs: dict, on_cpu: bool):
+    def __init__(self, size: int, load_kwargs: dict, on_cpu: bool, start=start_engine):
+        """`start(**load_kwargs)` makes one engine in each process: `engine.start_engine`, or any
+        module-level function that returns what `generate` needs of `vllm.LLM` (the tests' fake)."""
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")  # vLLM and CUDA need a fresh interpreter
@@ -98,7 +100,7 @@ class DataParallelLLM:
         for env in envs:
             parent, child = context.Pipe()
             # Not daemonic: vLLM's engine starts its own engine-core process. `close` (also at exit) ends them.
-            process = context.Process(target=_worker, args=(child, env, load_kwargs))
+            process = context.Process(target=_worker, args=(child, env, load_kwargs, start))
             process.start()
             self.connections.append(parent)
             self.processes.append(process)

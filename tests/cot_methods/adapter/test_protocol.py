@@ -1,11 +1,13 @@
-"""`protocol=paper`: every adapter resolves to its method's published decoding, budget and
-constants; the record says which protocol ran; explicit model_args still win."""
+"""`protocol=paper`: every adapter runs its method's published decoding, budget and constants, and
+its records say so; explicit model_args still win.
+
+The runs are real generations on SmolLM2 with what a task asks (at most 4 sampled tokens, ending at
+the first sentence); the assertions read the records and text that came back."""
 
 from types import SimpleNamespace
 
 import pytest
 
-from cotbench.cot_methods.adapter.args import unescape
 from cotbench.cot_methods.methods.budget import BudgetLM
 from cotbench.cot_methods.methods.deer import DeerLM
 from cotbench.cot_methods.methods.dynasor import DynasorLM
@@ -18,54 +20,71 @@ from cotbench.cot_methods.methods.stepentropy import StepEntropyLM
 from cotbench.cot_methods.methods.vanilla import VanillaLM
 from cotbench.errors import CotbenchError
 
-GREEDY = {"temperature": 0.0, "do_sample": False}
+PROMPT = "What is 2 + 3?"
+# What a task asks: at most 4 sampled tokens, ending at the first sentence (so that a preset which
+# allows thousands of tokens still ends within a few on SmolLM2).
+TASK = {"max_gen_toks": 4, "temperature": 0.9, "do_sample": True, "until": [".", "\n"]}
 
 
 def paper(cls, **model_args):
     return cls.resolve_arguments({"protocol": "paper", **model_args})
 
 
-def test_deer_paper_is_greedy_16000_tokens_think_ratio_06():
-    name, protocol, engine, args = paper(DeerLM)
-    assert name == "paper" and protocol.decoding == {**GREEDY, "max_gen_toks": 16000}
-    assert args.think_ratio == 0.6 and args.threshold == 0.95 and args.confidence == "avg1" and args.max_probes == 10
-    assert unescape(engine.close_text) == "\n</think>\n\n"
+def generate(cls, requests: list[dict], **model_args):
+    """The adapter, and (text, record) of one real generation per request's gen_kwargs."""
+    lm = cls(pretrained="smollm2-135m", device="cpu", batch_size=1, protocol="paper", **model_args)
+    texts = lm.generate_until([SimpleNamespace(args=(PROMPT, gen_kwargs)) for gen_kwargs in requests], disable_tqdm=True)
+    return lm, [(str(text), text.cotbench) for text in texts]
 
 
-def test_s1_paper_is_greedy_and_closes_with_final_answer_without_a_blank_line():
-    _, protocol, engine, args = paper(BudgetLM)
-    assert protocol.decoding == GREEDY
-    assert unescape(engine.close_text) + args.answer_prefix == "\n</think>\nFinal Answer:"
-    _, _, default_engine, default_args = BudgetLM.resolve_arguments({})
-    assert unescape(default_engine.close_text) + default_args.answer_prefix == "\n</think>\n\nFinal Answer:"
+def test_deer_paper_decodes_greedily_with_16000_tokens_allowed(smollm2_path):
+    lm, [(text_1, record), (text_2, _)] = generate(DeerLM, [{**TASK, "seed": 1}, {**TASK, "seed": 2}])
+    assert record.total_tokens > 4 and record.finish_reason in ("stop", "eos")  # past the task's 4 tokens: it ended by itself
+    assert text_1 == text_2  # greedy: the task's sampling and seeds change nothing
+    decoding, args = record.adapter["decoding"], record.adapter["method_args"]
+    assert (decoding["max_new_tokens"], decoding["do_sample"], decoding["temperature"]) == (16000, False, 0.0)
+    assert (args["think_ratio"], args["threshold"], args["confidence"], args["max_probes"]) == (0.6, 0.95, "avg1", 10)
+    assert record.adapter["protocol"] == "paper" and "vllm-deer.py" in record.adapter["protocol_source"]
+    assert record.adapter["saves_compute"] is True
+    # Thinking is closed at think_ratio × 16,000 = 9,600 tokens (50 early: the answer's margin).
+    assert "thinking limit 9600" in lm.policy.on_token(SimpleNamespace(max_new_tokens=16000, thinking_tokens=9550), 0).reason
 
 
-def test_dynasor_paper_samples_probes_compares_by_math_and_probes_from_zero():
-    _, protocol, _, args = paper(DynasorLM)
-    assert (args.probe_temperature, args.probe_top_p, args.compare, args.probe_at_start) == (0.6, 0.95, "math", True)
-    assert protocol.decoding["temperature"] == 0.6 and protocol.decoding["top_p"] == 0.95
+def test_s1_paper_closes_greedily_with_final_answer_without_a_blank_line(smollm2_path):
+    _, [(text, record)] = generate(BudgetLM, [{**TASK, "max_gen_toks": 12, "until": []}], thinking_budget=2)
+    assert record.cut_position == 2 and record.forced["text"].endswith("\n</think>\nFinal Answer:")
+    assert "\n</think>\nFinal Answer:" in text and "\n</think>\n\nFinal Answer:" not in text
+    assert record.adapter["decoding"]["do_sample"] is False
 
 
-def test_eat_paper_reads_bits_on_scaled_scores_in_place_of_the_separator():
-    _, _, engine, args = paper(EatLM)
-    assert engine.entropy_unit == "bits"
-    assert args.replace_separator and args.entropy_at_sampling_temperature
-    assert unescape(args.probe) == "\n</think>\n\n"
+def test_dynasor_paper_samples_and_probes_from_the_first_token(smollm2_path):
+    _, [(_, record)] = generate(DynasorLM, [TASK])
+    assert record.probes[0]["position"] == 0  # the official client probes at 0, c, 2c, …
+    decoding, args = record.adapter["decoding"], record.adapter["method_args"]
+    assert (decoding["do_sample"], decoding["temperature"], decoding["top_p"], decoding["max_new_tokens"]) == (True, 0.6, 0.95, 16384)
+    assert (args["probe_temperature"], args["probe_top_p"], args["compare"]) == (0.6, 0.95, "math")
 
 
-def test_step_entropy_paper_decoding_and_ratio():
-    _, protocol, _, args = paper(StepEntropyLM)
-    assert protocol.decoding == {"temperature": 0.6, "top_p": 0.95, "do_sample": True, "max_gen_toks": 32768}
-    assert (args.skip_ratio, args.score, args.selection) == (0.8, "mean", "low")
-    assert StepEntropyLM.saves_compute is False and DeerLM.saves_compute is True
+PRESETS = [  # (adapter, what its paper preset puts in every record)
+    (EatLM, {"engine_args": {"entropy_unit": "bits"},
+             "method_args": {"probe": "\\n</think>\\n\\n", "replace_separator": True, "entropy_at_sampling_temperature": True}}),
+    (StepEntropyLM, {"decoding": {"do_sample": True, "temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
+                     "method_args": {"skip_ratio": 0.8, "score": "mean", "selection": "low"}, "saves_compute": False}),
+    # The per-model τ table decides: SmolLM2 is not in it, so the fallback 0.15, marked uncalibrated.
+    (EntroCutLM, {"method_args": {"threshold": None, "threshold_used": 0.15, "threshold_calibrated_for_model": False}}),
+    (EntraLM, {"method_args": {"bie_lambda": 1e-4, "top_fraction": 0.2}}),
+    (NoWaitLM, {"method_args": {"keywords": NOWAIT_KEYWORDS}}),  # the paper's 17
+    (SkipLM, {"decoding": {"do_sample": True, "temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768}}),
+]
 
 
-def test_entrocut_entra_nowait_skip_paper_constants():
-    assert paper(EntroCutLM)[3].threshold is None  # the per-model τ table decides
-    entra = paper(EntraLM)[3]
-    assert (entra.bie_lambda, entra.top_fraction) == (1e-4, 0.2)
-    assert paper(NoWaitLM)[3].keywords == NOWAIT_KEYWORDS and len(NOWAIT_KEYWORDS) == 17
-    assert paper(SkipLM)[1].decoding["temperature"] == 0.6
+@pytest.mark.parametrize("cls, preset", PRESETS, ids=[cls.method_name for cls, _ in PRESETS])
+def test_every_paper_preset_is_what_its_records_say(cls, preset, smollm2_path):
+    _, [(_, record)] = generate(cls, [TASK])
+    assert record.adapter["protocol"] == "paper"
+    for part, expected in preset.items():
+        recorded = record.adapter[part]
+        assert ({key: recorded[key] for key in expected} if isinstance(expected, dict) else recorded) == expected, part
 
 
 def test_explicit_model_args_win_over_the_preset():
@@ -80,15 +99,3 @@ def test_default_protocol_changes_nothing_and_bad_names_are_one_line():
         DeerLM.resolve_arguments({"protocol": "papers"})
     with pytest.raises(CotbenchError, match="cotbench-vanilla: protocol=paper is not defined"):
         VanillaLM.resolve_arguments({"protocol": "paper"})
-
-
-def test_paper_decoding_overrides_the_task_and_is_recorded(smollm2_path):
-    lm = DeerLM(pretrained="smollm2-135m", device="cpu", protocol="paper")
-    settings = lm._settings({"max_gen_toks": 32768, "temperature": 0.6, "do_sample": True, "until": ["Q:"]})
-    assert (settings.max_new_tokens, settings.do_sample, settings.temperature) == (16000, False, 0.0)
-    assert settings.stop_strings == ("Q:",)
-    view = SimpleNamespace(max_new_tokens=settings.max_new_tokens, thinking_tokens=9550)
-    assert "thinking limit 9600" in lm.policy.on_token(view, 0).reason  # 0.6 × 16,000, closed 50 early
-    described = lm.describe()
-    assert described["protocol"] == "paper" and "vllm-deer.py" in described["protocol_source"]
-    assert described["protocol_decoding"]["max_gen_toks"] == 16000

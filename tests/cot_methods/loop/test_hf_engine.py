@@ -174,14 +174,27 @@ def test_sampled_probes_leave_the_main_stream_untouched_and_scaled_entropies_are
     assert greedy.probes[0]["entropies"][0] == pytest.approx(float(entropy_from_logits(logits)), abs=1e-4)
 
 
-def test_thinking_rows_masks_see_their_last_fed_ids(tiny_llama):
+def test_a_context_ban_bans_a_token_right_after_its_context_and_nowhere_else(tiny_llama):
+    """NoWait's multi-token keywords are banned by context (`mask_logits` reads the ids fed last): a
+    ban of token b right after token a changes each row exactly where a was just written and b would
+    follow, and nothing else."""
     model, tokenizer = tiny_llama
-    seen = []
+    prompts, settings = _encode(tokenizer, PROMPTS[:2]), DecodeSettings(max_new_tokens=16)
+    plain = [r.token_ids for r in ThinkingEngine(model, tokenizer).run(prompts, settings, ThinkingPolicy())]
+    a, b = plain[0][5], plain[0][6]
 
-    class Recorder(ThinkingPolicy):
+    class BanAfter(ThinkingPolicy):
         def mask_logits(self, logits, recent_ids=None):
-            seen.append([list(ids) for ids in recent_ids])
+            for row, ids in enumerate(recent_ids):
+                if ids and ids[-1] == a:
+                    logits[row, b] = float("-inf")
             return logits
 
-    results = ThinkingEngine(model, tokenizer).run(_encode(tokenizer, PROMPTS[:2]), DecodeSettings(max_new_tokens=5), Recorder())
-    assert seen[0] == [[], []] and seen[-1] == [r.token_ids[:4] for r in results]
+    banned = [r.token_ids for r in ThinkingEngine(model, tokenizer).run(prompts, settings, BanAfter())]
+    for before, after in zip(plain, banned):
+        pairs = [j for j in range(len(before) - 1) if (before[j], before[j + 1]) == (a, b)]
+        if not pairs:  # the other row, unless it writes the pair too: untouched
+            assert after == before
+            continue
+        j = pairs[0]
+        assert after[: j + 1] == before[: j + 1] and after[j + 1] != b

@@ -18,3 +18,4 @@ def test_records_thinking_token_reduction_and_no_compute_saving(smollm2_path):
     assert fields["thinking_token_reduction"] == 1 - compressed / full
     assert fields["generated_tokens"] >= full  # every thinking token was decoded anyway
     assert record.adapter["saves_compute"] is False
+    assert record.adapter["decoding"]["max_new_tokens"] == 64  # recorded like every generation: runs compare on it

@@ -1,9 +1,13 @@
 """`data_parallel_size` on backend=vllm: engine processes with sharded requests.
 
-Fast: the sharding keeps a row (its prompt, every later segment and probe extending it) on one
-engine and balances new rows; each engine gets its own cores or GPUs. Slow: a real eval with 2
-engine processes on CPU (vLLM's CPU build, the SmolLM2 conversion, small KV cache, under the
-vLLM lock) writes the same samples and records as 1 engine (floats within 1e-4).
+Fast, without vLLM: `DataParallelLLM` over engine processes that each run a stand-in for `vllm.LLM`
+(`fake_vllm_engine.py`: answers are a function of the prompt and its settings, like replicas of one
+model) returns what one engine returns, in request order; every row's later prompts (its segments
+and probes, extending its first prompt) reach the engine whose prefix cache holds the row, and new
+rows are spread over the engines; an engine that cannot start is one line. Each engine gets its
+own cores or GPUs. Slow: a real eval with 2 engine processes on CPU (vLLM's CPU build, the SmolLM2
+conversion, small KV cache, under the vLLM lock) writes the same samples and records as 1 engine
+(floats within 1e-4).
 """
 
 import json
@@ -13,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fake_vllm_engine import start_fake_engine
 
 from cotbench.cot_methods.backends.vllm.data_parallel import ROW_MEMORY_CALLS, DataParallelLLM, device_env
 from cotbench.errors import CotbenchError
@@ -21,26 +26,41 @@ REPO = Path(__file__).resolve().parents[4]
 VLLM_PYTHON = os.environ.get("COTBENCH_VLLM_PYTHON") or str(REPO / ".venv-vllm" / "bin" / "python")
 
 
-def sharder(size: int) -> DataParallelLLM:
-    dp = DataParallelLLM.__new__(DataParallelLLM)  # the sharding alone, no engines
-    dp.size, dp.rows, dp.load, dp.calls = size, {}, [0] * size, 0
-    return dp
+def rounds() -> list[list[list[int]]]:
+    """The prompts of four rows over three rounds of a segment loop: each row's prompt grows by its
+    segment, row 2 also probes (a prompt that extends its thinking), and rows finish."""
+    first = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
+    second = [first[0] + [11, 12], first[1] + [13], first[2] + [14], first[2] + [14, 99, 98], first[3] + [15, 16]]
+    third = [second[0] + [17], second[2] + [18, 19]]
+    return [first, second, third]
 
 
-def test_rows_stay_on_their_engine_and_new_rows_balance():
-    dp = sharder(2)
-    prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
-    first = dp.shard(prompts)
-    assert first == [0, 1, 0, 1]
-    # The next round: each row's prompt grown by its segment, a probe on row 2, one row done.
-    grown = [prompts[0] + [11, 12], prompts[2] + [13], prompts[2] + [13, 99, 98], prompts[3] + [14, 15]]
-    assert dp.shard(grown) == [0, 0, 0, 1]
-    assert dp.shard([[20, 21], [22]]) == [0, 1]  # two rows each: the tie goes to engine 0, then 1
-    for _ in range(ROW_MEMORY_CALLS + 1):  # only row [20, 21] goes on; the others finished
-        assert dp.shard([[20, 21, 5]]) == [0]
-    assert dp.load == [1, 0]
-    assert dp.shard([[30], [31]]) == [1, 0]
-    assert dp.shard(["a text prompt", "a text prompt, grown"]) == [1, 1]  # text prompts: the same affinity by prefix
+def serve(llm, prompts: list[list[int]]) -> list:
+    return [output.outputs[0] for output in llm.generate([{"prompt_token_ids": ids} for ids in prompts],
+                                                         [{"seed": 7 + i, "max_tokens": 3} for i in range(len(prompts))])]
+
+
+def test_two_engines_answer_as_one_and_each_row_stays_where_its_prefix_is_cached():
+    one, two = DataParallelLLM(1, {"model": "m"}, on_cpu=True, start=start_fake_engine), DataParallelLLM(2, {"model": "m"}, on_cpu=True, start=start_fake_engine)
+    try:
+        answered = [(serve(one, prompts), serve(two, prompts)) for prompts in rounds()]
+        # Rows that finish free their engine: while row 0 goes on alone, a new row goes to the other engine.
+        alone = [serve(two, [rounds()[2][0] + [20] * n])[0] for n in range(1, ROW_MEMORY_CALLS + 2)]
+        [new_row] = serve(two, [[50, 51]])
+    finally:
+        one.close()
+        two.close()
+    for single, sharded in answered:
+        assert [c.token_ids for c in sharded] == [c.token_ids for c in single]  # the same answers, in request order
+    first, *later = [sharded for _, sharded in answered]
+    assert len({c.pid for c in first}) == 2  # the new rows were spread over both engines
+    assert all(c.prefix_cached for completions in [*later, alone] for c in completions)  # every continuation found its row's cache
+    assert new_row.pid != alone[-1].pid
+
+
+def test_an_engine_that_cannot_start_is_one_line():
+    with pytest.raises(CotbenchError, match=r"^data_parallel_size=2: engine 0 did not start: no model at 'missing'$"):
+        DataParallelLLM(2, {"model": "missing"}, on_cpu=True, start=start_fake_engine)
 
 
 def test_each_engine_gets_its_own_devices():
