@@ -62,12 +62,14 @@ def test_a_plain_lm_eval_run_carries_token_counts_and_their_source(plain_and_van
     assert {record(s)["token_source"] for s in plain_samples.values()} == {f"tokenizer {TESTBED}"}
     assert {record(s)["token_source"] for s in vanilla_samples.values()} == {"adapter"}
     # Where lm-eval's hf model and our engine wrote the same greedy text (batched padding may move a
-    # near tie), re-encoding the text gives the adapter's own counts.
+    # near tie), re-encoding the text gives the adapter's own counts, up to what text cannot show: a
+    # model may write a split its tokenizer would not (".\n\n" as "." and "\n\n"), one token more.
     same = [key for key in plain_samples if plain_samples[key]["resps"] == vanilla_samples[key]["resps"]]
     assert len(same) >= 10
-    for key in same:
-        assert record(plain_samples[key])["total_tokens"] == record(vanilla_samples[key])["total_tokens"]
-        assert record(plain_samples[key])["thinking_tokens"] == record(vanilla_samples[key])["thinking_tokens"]
+    for count in ("total_tokens", "thinking_tokens"):
+        pairs = [(record(plain_samples[key])[count], record(vanilla_samples[key])[count]) for key in same]
+        assert all(abs(plain_count - own) <= max(1, 0.02 * own) for plain_count, own in pairs), pairs
+        assert sum(plain_count == own for plain_count, own in pairs) >= 0.8 * len(pairs), pairs
 
 
 def test_a_plain_run_is_the_baseline_in_report_and_compare(plain_and_vanilla, tmp_path):
@@ -75,7 +77,7 @@ def test_a_plain_run_is_the_baseline_in_report_and_compare(plain_and_vanilla, tm
     proc = cotbench("report", str(vanilla), "--baseline", str(plain), "-o", str(tmp_path / "report"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "report" / "report.json").read_text())["summary"]["cot_math500"]
-    assert summary["versus_baseline"]["token_reduction"] == pytest.approx(0.0)
+    assert summary["versus_baseline"]["token_reduction"] == pytest.approx(0.0, abs=0.01)  # the same model, greedy
     assert summary["baseline"]["token_sources"] == [f"tokenizer {TESTBED}"] and summary["token_sources"] == ["adapter"]
     assert f"the baseline's by tokenizer {TESTBED}" in (tmp_path / "report" / "report.md").read_text()
 

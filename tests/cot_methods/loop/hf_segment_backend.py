@@ -35,17 +35,22 @@ class HFSegmentBackend:
                 token = int(torch.multinomial(probs, 1, generator=generator))
             else:
                 token = int(torch.argmax(logits))
-            if token == eos:
-                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top, token_ids=generated)
+            if token == eos:  # like vLLM: the end token has a position (its logprobs and text), not text
+                texts = self._texts([*generated, eos])
+                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top, texts, generated)
             generated.append(token)
             text = self.tokenizer.decode(generated)
             hits = [(text.find(stop), stop) for stop in request.stop if stop in text]
             if hits:
                 cut, stop = min(hits)
-                return Segment(text[:cut], len(generated), "stop", stop, top, token_ids=generated)
+                return Segment(text[:cut], len(generated), "stop", stop, top, self._texts(generated), generated)
             out = self.model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
             past, logits = out.past_key_values, out.logits[0, -1].float()
-        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top, token_ids=generated)
+        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top, self._texts(generated), generated)
+
+    def _texts(self, ids):
+        """One text per generated position, as vLLM's `decoded_token` and a server's `logprobs.tokens`."""
+        return [self.tokenizer.decode([t]) for t in ids]
 
     def complete(self, requests):
         return [self._one(request) for request in requests]
