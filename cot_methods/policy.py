@@ -26,8 +26,12 @@ class ProbeSpec:
     - `temperature` > 0: probe tokens are *sampled* at this temperature with nucleus `top_p`
       (Dynasor's official client probes at T 0.6 / top-p 0.95) from a probe-only random stream,
       so the main sampler's stream is untouched; 0 is greedy.
-    - `entropy_at_sampling_temperature`: entropies are of softmax(logits / T) with T the run's
-      sampling temperature (EAT's official code reads the T-scaled scores); False: raw logits.
+    - `entropy_at_sampling_temperature`: entropies (and max-probabilities) are of softmax(logits / T)
+      (EAT's official code reads temperature-scaled scores); False: raw logits. T is
+      `entropy_temperature` when > 0 — a fixed T, applied under greedy decoding too (EAT's official
+      0.6) — else the run's sampling temperature (none under greedy decoding: raw logits).
+    Every probe reports the probability of each token it chose (`ProbeResult.chosen_probs`, of the
+    raw distribution), what DEER's official vLLM code averages.
     """
 
     prefix_ids: tuple[int, ...]
@@ -36,15 +40,19 @@ class ProbeSpec:
     temperature: float = 0.0
     top_p: float = 1.0
     entropy_at_sampling_temperature: bool = False
+    entropy_temperature: float = 0.0
 
 
 @dataclass(frozen=True)
 class ProbeResult:
     entropies: list[float]  # of each next-token distribution, in the engine's entropy unit
     max_probs: list[float]  # max-probability of each of those distributions
-    token_ids: list[int]  # the greedy probe tokens (the probe's answer)
+    token_ids: list[int]  # the probe tokens (the probe's answer)
     text: str
     token_texts: list[str] | None = None  # per token, when a server returns texts, not ids
+    # Probability of each token the probe chose (raw distribution): the max-probability for a
+    # greedy probe, the sampled token's for a sampled one; None where a backend did not return it.
+    chosen_probs: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,17 @@ class Probe(Action):
 class CloseThinking(Action):
     """Drop the sampled token and append the close text (then `answer_prefix`, e.g. s1's
     "Final Answer:"). `final_text`, when given, replaces the close text and ends the row
-    (methods such as Dynasor-CoT that already know the answer and generate nothing more)."""
+    (methods such as Dynasor-CoT that already know the answer and generate nothing more).
+    `close_text`, when given, replaces the run's close text for this close (s1 adds its newline
+    only where the thinking lacks one). `answer_tokens`, when given, is the answer's own budget
+    after the forced text, in place of what remains of `max_new_tokens` (s1's answer request
+    gets max_gen_toks anew)."""
 
     reason: str
     final_text: str | None = None
     answer_prefix: str = ""
+    close_text: str | None = None
+    answer_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,9 @@ class ThinkingPolicy:
     """The no-op policy: full reasoning (the `vanilla` adapter)."""
 
     name = "vanilla"
+    # Loop hook: `mask_logits` and `banned_token_ids` hold for the answer too, not only while
+    # thinking (NoWait's `ban_in_answer`).
+    masks_answer = False
 
     def on_token(self, row: RowView, token_id: int) -> Action:
         return Feed()
@@ -126,7 +143,8 @@ class ThinkingPolicy:
         return Decision(cut=False)
 
     def mask_logits(self, logits: torch.Tensor, recent_ids: list[list[int]] | None = None) -> torch.Tensor:
-        """Adjust next-token logits of rows that are thinking (shape: rows × vocab).
+        """Adjust next-token logits of rows that are thinking (and answering, with `masks_answer`;
+        shape: rows × vocab).
         `recent_ids` (loop hook, optional): each of those rows' last fed token ids, for bans
         that depend on context (NoWait's multi-token keywords)."""
         return logits
@@ -136,7 +154,8 @@ class ThinkingPolicy:
         return SegmentPlan()
 
     def banned_token_ids(self) -> frozenset[int]:
-        """Segment backends: tokens never sampled while thinking (sent as logit_bias -100)."""
+        """Segment backends: tokens never sampled while thinking (and answering, with
+        `masks_answer`), sent as logit_bias -100."""
         return frozenset()
 
     def describe(self) -> dict:

@@ -28,10 +28,9 @@ import math_verify
 from math_verify.errors import TimeoutException as _MathVerifyTimeout
 from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
 
+from ..thinking import DEFAULT_THINK_END, split_thinking
 from .equivalence import as_comparable_sets, expand_repeating_decimals, numbers_equal
 
-# Default end-of-thinking marker of DeepSeek-R1 / Qwen3 / QwQ style models.
-DEFAULT_THINK_END = "</think>"
 # math-verify's own per-call limits (seconds; SIGALRM based, effective in the main thread,
 # which is where lm-eval calls process_results).
 PARSE_TIMEOUT_S = 3
@@ -79,19 +78,9 @@ class Verdict:
     extracted_by: str | None = None  # box | fallback | truncated_tail | None (nothing extracted)
 
 
-def split_reasoning(text: str, think_end: str | None = DEFAULT_THINK_END) -> tuple[str, str, bool]:
-    """Return (thinking, answer, closed) split at the *last* end-of-thinking marker.
-
-    The last, as lm-eval, lighteval and OpenCompass split: a model that writes the marker
-    while thinking (quoting it, or re-opening thinking) has its answer after the final one.
-    Without a marker in the text (a model that does not think, or thinking cut by the
-    length limit) the whole text is the answer part, so a box written while thinking can
-    still be found; `closed` tells the two cases apart (the `acc_closed` metric).
-    """
-    if think_end and think_end in text:
-        thinking, _, answer = text.rpartition(think_end)
-        return thinking, answer, True
-    return "", text, False
+# The grader's name for the one split rule (cotbench/thinking.py: at the *last* end-of-thinking
+# marker, as lm-eval, s1 and DEER read answers); `harness_tasks/utils.py` and the tests use it.
+split_reasoning = split_thinking
 
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")

@@ -67,7 +67,7 @@ def apply_stops(segment: Segment, stops) -> Segment:
         kept = -1
     ids = segment.token_ids[:kept] if segment.token_ids is not None and kept >= 0 else segment.token_ids
     return Segment(segment.text[: end - len(stop)], kept, "stop", stop, segment.top_logprobs[: max(kept, 0)],
-                   segment.token_texts[: max(kept, 0)], ids)
+                   segment.token_texts[: max(kept, 0)], ids, segment.token_logprobs[: max(kept, 0)])
 
 
 class OpenAICompletionsBackend:
@@ -182,7 +182,9 @@ class OpenAICompletionsBackend:
         top = [sorted(position.values(), reverse=True) for position in (logprobs.get("top_logprobs") or []) if position]
         tokens = (data.get("usage") or {}).get("completion_tokens")  # includes a matched stop string's tokens
         ids = choice.get("token_ids") if self.send_ids and isinstance(choice.get("token_ids"), list) else None
-        segment = Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []), ids)
+        chosen = [float(value) for value in (logprobs.get("token_logprobs") or []) if value is not None]  # the sampled tokens'
+        segment = Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []), ids,
+                          chosen if len(chosen) == len(top) else [])
         if request.stop and len(request.stop) > MAX_SERVER_STOPS:
             segment = apply_stops(segment, request.stop)
         return segment

@@ -22,7 +22,7 @@ import torch
 
 from ..policy import Probe, ProbeResult, ProbeSpec, ThinkingPolicy
 from ..signals.entropy import LOG_BASES, entropy_from_logits, max_probability
-from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult
+from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, probe_entropy_temperature
 
 # Tokens decoded to look for stop strings / the end-of-thinking marker at each step; a stop
 # string must first appear within the newest tokens, so a window suffices.
@@ -51,6 +51,7 @@ class _Row(Row):
     probe_ids: list[int] = field(default_factory=list)
     probe_entropies: list[float] = field(default_factory=list)
     probe_max_probs: list[float] = field(default_factory=list)
+    probe_chosen_probs: list[float] = field(default_factory=list)  # of each token the probe chose (raw distribution)
     probe_columns: list[int] = field(default_factory=list)
     probe_hidden: list[int] = field(default_factory=list)  # generated columns a probe's prefix rolled back
     probe_generator: torch.Generator | None = None  # sampled probes (ProbeSpec.temperature): their own stream
@@ -89,6 +90,7 @@ class _Batch:
     think_end_id: int | None  # the end-of-thinking marker when it is one token (else found in the text)
     warpers: object  # sampling_warpers(settings)
     masks_logits: bool  # the policy overrides mask_logits: only then are logits copied and masked
+    masks_answer: bool  # ... and its mask holds for answering rows too (ThinkingPolicy.masks_answer)
     wants_recent: bool  # ... and its mask_logits reads recent_ids
     rows: list[_Row]
     cache: object
@@ -189,8 +191,9 @@ class ThinkingEngine:
         # recent ids gets them built (test policies may take logits only).
         masks = type(policy).mask_logits is not ThinkingPolicy.mask_logits
         wants_recent = masks and "recent_ids" in inspect.signature(policy.mask_logits).parameters
-        return _Batch(settings, policy, self._single_token_id(settings.think_end), sampling_warpers(settings), masks, wants_recent,
-                      list(rows), DynamicCache(config=self.model.config), torch.zeros((len(rows), 0), dtype=torch.long, device=self.device))
+        return _Batch(settings, policy, self._single_token_id(settings.think_end), sampling_warpers(settings), masks,
+                      masks and bool(policy.masks_answer), wants_recent, list(rows), DynamicCache(config=self.model.config),
+                      torch.zeros((len(rows), 0), dtype=torch.long, device=self.device))
 
     def _next_chunk(self, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Every row's pending tokens, left-padded to one width: the ids, their positions and their
@@ -226,8 +229,10 @@ class ThinkingEngine:
 
     @staticmethod
     def _mask_thinking_logits(batch: _Batch, logits: torch.Tensor) -> torch.Tensor:
-        """The policy's `mask_logits` on the rows that are thinking (not probing), if it masks at all."""
-        thinking = [row.phase == THINKING and row.probe_spec is None for row in batch.rows]
+        """The policy's `mask_logits` on the rows that are thinking (not probing), and answering
+        ones where the policy masks the answer too, if it masks at all."""
+        phases = (THINKING, ANSWER) if batch.masks_answer else (THINKING,)
+        thinking = [row.phase in phases and row.probe_spec is None for row in batch.rows]
         if not batch.masks_logits or not any(thinking):
             return logits
         selected = torch.tensor(thinking, device=logits.device)
@@ -340,6 +345,7 @@ class ThinkingEngine:
         row.held_token, row.held_stats = token, row.pending_stats
         row.probe_spec, row.probe_position = spec, row.position
         row.probe_ids, row.probe_entropies, row.probe_max_probs, row.probe_columns = [], [], [], []
+        row.probe_chosen_probs = []
         keep, prefix = row.probe_prefix(self.tokenizer, spec.prefix_ids)
         row.probe_hidden = row.hide_last(len(row.token_ids) - keep)
         row.pending, row.pending_kind = prefix, PROBE
@@ -357,12 +363,14 @@ class ThinkingEngine:
         """One probe token: measured and chosen, then fed; at the probe's end the probe is discarded."""
         spec, settings = row.probe_spec, batch.settings
         measured = logits
-        if spec.entropy_at_sampling_temperature and settings.do_sample and settings.temperature > 0:
-            measured = logits.float() / settings.temperature  # EAT's official code reads T-scaled scores
+        temperature = probe_entropy_temperature(spec, settings)
+        if temperature:
+            measured = logits.float() / temperature  # EAT's official code reads T-scaled scores
         row.probe_entropies.append(float(entropy_from_logits(measured, settings.entropy_unit)))
         row.probe_max_probs.append(float(max_probability(measured)))
         token = self._probe_token(row, logits, settings)
         row.probe_ids.append(token)
+        row.probe_chosen_probs.append(float(torch.softmax(logits.float(), dim=-1)[token]))
         text = self.decode(row.probe_ids)
         if len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids or any(s in text for s in spec.stop_texts):
             self._end_probe(row, text, batch)
@@ -388,7 +396,7 @@ class ThinkingEngine:
         row.mask[row.probe_columns] = 0
         row.mask[row.probe_hidden] = 1
         row.position = row.probe_position
-        result = ProbeResult(row.probe_entropies, row.probe_max_probs, row.probe_ids, text)
+        result = ProbeResult(row.probe_entropies, row.probe_max_probs, row.probe_ids, text, chosen_probs=row.probe_chosen_probs)
         forced = row.probed(batch.policy, self._view(row, row.held_token), result, batch.settings, self.tokenizer)
         held, row.held_token, row.probe_spec = row.held_token, None, None
         if forced is not None:

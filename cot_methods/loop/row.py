@@ -10,6 +10,9 @@ The rules (documented once, here):
 - `answer_budget` limits the answer only after a *method's* cut: at most that many answer
   tokens after the forced close text (and answer prefix). An answer after the model closed
   its own thinking runs to `max_new_tokens`, as it would without the method.
+- After a method's cut the answer gets what remains of `max_new_tokens`, unless the close names
+  its own answer budget (`CloseThinking.answer_tokens`, s1's fresh max_gen_toks): then that many
+  tokens after the forced text, whatever the thinking used (`answer_budget` still caps it).
 - A cut's reason is the policy's; a probe decision that gives none is recorded as
   `PROBE_CUT_REASON`, a `CloseThinking` that gives none as `CLOSE_CUT_REASON`.
 - Forced text counts as answer tokens, and it is always written whole, even past
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..policy import CloseThinking, Decision, Feed, Probe, ProbeResult, RowView, ThinkingPolicy
+from ..policy import CloseThinking, Decision, Feed, Probe, ProbeResult, ProbeSpec, RowView, ThinkingPolicy
 
 THINKING, ANSWER, DONE = "thinking", "answer", "done"
 FIRST_TAIL_TOKENS = 8  # generated ids re-tokenised with a forced text (doubled while the first changes)
@@ -87,6 +90,16 @@ class Forced:
     rolled_back_text: str = ""
 
 
+def probe_entropy_temperature(spec: ProbeSpec, settings: DecodeSettings) -> float | None:
+    """The temperature a probe's entropies are read at (`ProbeSpec`), on every loop: its fixed
+    `entropy_temperature`, else the run's sampling temperature, or None (raw logits)."""
+    if not spec.entropy_at_sampling_temperature:
+        return None
+    if spec.entropy_temperature > 0:
+        return spec.entropy_temperature
+    return settings.temperature if settings.do_sample and settings.temperature > 0 else None
+
+
 def decode(tokenizer, ids) -> str:
     """The text of ids, exactly (special tokens kept, no clean-up of spaces)."""
     return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
@@ -126,6 +139,7 @@ class Row:
     cut_reason: str | None = None
     finish_reason: str | None = None
     answer_start: int | None = None  # answer tokens when a method's forced text ended
+    answer_allowance: int | None = None  # the close's own answer budget (CloseThinking.answer_tokens)
     token_ids: list[int] = field(default_factory=list)  # generated ids fed so far (the context of forced text)
     forced: dict | None = None
 
@@ -134,11 +148,16 @@ class Row:
         return self.thinking_tokens + self.answer_tokens
 
     def room(self, settings: DecodeSettings) -> int:
-        """Tokens the model may still generate: what is left of `max_new_tokens`, and after a
-        method's cut at most `answer_budget` answer tokens past the forced text."""
-        left = settings.max_new_tokens - self.used()
+        """Tokens the model may still generate: what is left of `max_new_tokens` (after a cut
+        whose close names its own answer budget: what is left of that), and after a method's cut
+        at most `answer_budget` answer tokens past the forced text."""
+        answered = self.answer_tokens - self.answer_start if self.answer_start is not None else 0
+        if self.answer_start is not None and self.answer_allowance is not None:
+            left = self.answer_allowance - answered
+        else:
+            left = settings.max_new_tokens - self.used()
         if self.answer_start is not None and settings.answer_budget is not None:
-            left = min(left, settings.answer_budget - (self.answer_tokens - self.answer_start))
+            left = min(left, settings.answer_budget - answered)
         return left
 
     def finish(self, reason: str) -> None:
@@ -165,7 +184,8 @@ class Row:
         thinking (the token is dropped and the returned forced text is fed instead)."""
         action = policy.on_token(view, token_id)
         if isinstance(action, CloseThinking):
-            return self.close(settings, tokenizer, action.reason or CLOSE_CUT_REASON, action.final_text, action.answer_prefix)
+            return self.close(settings, tokenizer, action.reason or CLOSE_CUT_REASON, action.final_text, action.answer_prefix,
+                              action.close_text, action.answer_tokens)
         return action if isinstance(action, Probe) else Feed()
 
     def probed(self, policy: ThinkingPolicy, view: RowView, result: ProbeResult, settings: DecodeSettings, tokenizer,
@@ -189,10 +209,13 @@ class Row:
             return None
         return self.close(settings, tokenizer, decision.reason or PROBE_CUT_REASON, decision.final_text)
 
-    def close(self, settings: DecodeSettings, tokenizer, reason: str, final_text: str | None = None, answer_prefix: str = "") -> Forced:
-        """A method closes thinking: the close text and answer prefix (or the final text, which
-        ends the row) are forced, counted as answer tokens, and the answer budget starts."""
-        text = final_text if final_text is not None else settings.close_text + answer_prefix
+    def close(self, settings: DecodeSettings, tokenizer, reason: str, final_text: str | None = None, answer_prefix: str = "",
+              close_text: str | None = None, answer_tokens: int | None = None) -> Forced:
+        """A method closes thinking: the close text (the run's, or the method's `close_text`) and
+        answer prefix (or the final text, which ends the row) are forced, counted as answer tokens,
+        and the answer budget starts (`answer_tokens`: the close's own, see `room`)."""
+        close = settings.close_text if close_text is None else close_text
+        text = final_text if final_text is not None else close + answer_prefix
         keep, ids = in_context(tokenizer, self.token_ids, text)
         rolled_back = decode(tokenizer, self.token_ids[keep:])
         forced = Forced(rolled_back + text, ids, len(self.token_ids) - keep, rolled_back)
@@ -203,6 +226,7 @@ class Row:
         self.forced = {"ids": list(ids), "rollback": forced.rollback, "text": forced.text}
         self.answer_tokens += max(0, added)
         self.answer_start = self.answer_tokens
+        self.answer_allowance = answer_tokens
         self.phase = ANSWER
         if final_text is not None:
             self.finish("final")

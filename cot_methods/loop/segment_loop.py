@@ -18,9 +18,13 @@ What differs from the HF engine, and is recorded or documented:
   it; a backend that returns no ids (a text-only server) gets text, and its ids are the
   text re-encoded;
 - NoWait's ban is a logit bias of -100, not -inf, and its context bans (`mask_logits`'s
-  `recent_ids`) are not applied;
-- a probe's `entropy_at_sampling_temperature` is not applied: the entropies are of the raw
-  distribution's top-k log-probabilities (what the servers return).
+  `recent_ids`) are not applied (with `masks_answer` the bias goes with answer requests too);
+- a probe's `entropy_at_sampling_temperature` (EAT) is applied to the raw top-k
+  log-probabilities the servers return, with the tail's tempered mass estimated
+  (`topk_entropy.tempered_topk_logprobs`);
+- the probability of each token a probe chose (`ProbeResult.chosen_probs`, DEER's official
+  confidence) is the backend's sampled-token logprob (`Segment.token_logprobs`); a greedy probe
+  without them uses the top-1, a sampled one without them reports none (the probe record says so).
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ import math
 from dataclasses import dataclass, field
 
 from ..policy import Probe, ProbeResult, ProbeSpec, SegmentPlan, ThinkingPolicy
-from ..signals.topk_entropy import DEFAULT_ESTIMATOR, topk_entropy, topk_entropy_bounds
-from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, decode
+from ..signals.topk_entropy import DEFAULT_ESTIMATOR, tempered_topk_logprobs, topk_entropy, topk_entropy_bounds
+from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, decode, probe_entropy_temperature
 from .segments import Segment, SegmentBackend, SegmentRequest
 
 NO_TOKEN = -1  # `on_token`'s token id when no sampled token is under decision (a budget, a step end)
@@ -134,8 +138,10 @@ class SegmentThinkingLoop:
             row.finish("length")
             return None
         if row.phase == ANSWER:
+            banned = policy.banned_token_ids() if policy.masks_answer else frozenset()
             return SegmentRequest(row.prompt + row.thinking + row.answer, limit, self._temperature(settings), settings.top_p, seed,
-                                  settings.stop_strings, prompt_ids=(*row.prompt_ids, *row.token_ids), **self._sampling(settings))
+                                  settings.stop_strings, banned_ids=banned, prompt_ids=(*row.prompt_ids, *row.token_ids),
+                                  **self._sampling(settings))
         plan = policy.segment_plan(self._view(row))
         if plan.max_tokens == 0:  # a decision is due before any more thinking
             self._decide(row, NO_TOKEN, settings, policy)
@@ -196,6 +202,16 @@ class SegmentThinkingLoop:
             trigger = self.encode(row.held)
             self._decide(row, trigger[0] if len(trigger) == 1 else NO_TOKEN, settings, policy)
 
+    @staticmethod
+    def _chosen_probs(spec: ProbeSpec, segment: Segment, raw: list[list[float]]) -> list[float] | None:
+        """The probability of each token the probe chose: the backend's sampled-token logprobs; for
+        a greedy probe without them, the top-1 (what it chose); else None."""
+        if segment.token_logprobs:
+            return [math.exp(lp) for lp in segment.token_logprobs]
+        if spec.temperature <= 0 and segment.top_logprobs:
+            return [math.exp(lps[0]) if lps else 0.0 for lps in raw]
+        return None
+
     def _split(self, ids: list[int], text: str, stop: str) -> tuple[list[int], list[int]]:
         """The ids of a segment's text and of the stop text after it: the generated ids where
         they decode to exactly the text; where the stop began inside a token, the ids up to
@@ -236,11 +252,14 @@ class SegmentThinkingLoop:
 
     def _absorb_probe(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
         scale = 1 / math.log(2) if settings.entropy_unit == "bits" else 1.0
-        positions = segment.top_logprobs or [[0.0]]
+        raw = segment.top_logprobs or [[0.0]]
+        temperature = probe_entropy_temperature(row.probe, settings)
+        positions = [tempered_topk_logprobs(lps, temperature) for lps in raw] if temperature else raw
         bounds = [topk_entropy_bounds(lps, self.vocab_size) for lps in positions]
         entropies = [topk_entropy(lps, self.vocab_size, self.estimator) * scale for lps in positions]
         max_probs = [math.exp(lps[0]) if lps else 0.0 for lps in positions]
-        result = ProbeResult(entropies, max_probs, [], segment.text + (segment.matched_stop or ""), segment.token_texts or None)
+        chosen = self._chosen_probs(row.probe, segment, raw)
+        result = ProbeResult(entropies, max_probs, [], segment.text + (segment.matched_stop or ""), segment.token_texts or None, chosen)
         row.probe_tokens += len(row.probe_fed) + segment.tokens
         estimate = {
             "top_k": self.top_k,
@@ -248,6 +267,10 @@ class SegmentThinkingLoop:
             "lower": [round(lo * scale, 6) for lo, _ in bounds],
             "upper": [round(up * scale, 6) for _, up in bounds],
         }
+        if temperature:
+            estimate["temperature"] = temperature  # the tail's tempered mass estimated (topk_entropy.py)
+        if chosen is None:
+            estimate["chosen_probs"] = "not returned by the backend (a sampled probe)"
         forced = row.probed(policy, self._view(row), result, settings, self.tokenizer, {"entropy_estimate": estimate})
         row.probe, row.probe_text = None, ""
         if forced is not None:

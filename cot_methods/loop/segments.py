@@ -34,6 +34,9 @@ class Segment:
     top_logprobs: list[list[float]] = field(default_factory=list)  # per position, descending
     token_texts: list[str] = field(default_factory=list)
     token_ids: list[int] | None = None  # generated ids, a matched stop text's included; None: not returned
+    # Per position, the logprob of the token generated there (the sampled one, not the top-1):
+    # vLLM's `logprobs[i][token_ids[i]]`, a server's `logprobs.token_logprobs`; empty: not returned.
+    token_logprobs: list[float] = field(default_factory=list)
 
 
 class SegmentBackend(Protocol):

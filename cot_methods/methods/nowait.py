@@ -10,7 +10,14 @@ DeepSeek-V3) is banned in context (`ban_multi_token=true`, default): after its l
 pieces, its final piece gets -inf, so the keyword is never completed while "double" alone stays
 allowed. This needs each row's last token ids (`mask_logits(logits, recent_ids)`); a loop that
 passes none bans the single-token forms only, and segment backends (a static logit_bias) do the
-same. The answer after `</think>` is not constrained.
+same.
+
+The answer after `</think>`: ours (`ban_in_answer=false`, default) leaves it unconstrained. The
+paper describes NoWait as suppressing the keywords "during inference" with a logit processor and
+names no phase; it also runs on QvQ-72B-Preview, which writes no end-of-thinking marker, so its
+processor cannot have been phase-aware there. `protocol=paper` therefore bans them in the answer
+too (`ban_in_answer=true`, both loops). Only the abstract and third-party summaries of arXiv
+2506.08343 were available to us, and no code is published: this reading is not verified.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ NOWAIT_KEYWORDS = (
 class NoWaitArgs:
     keywords: tuple[str, ...] = NOWAIT_KEYWORDS  # "|"-separated
     ban_multi_token: bool = True  # ban multi-token spellings in context (see above)
+    ban_in_answer: bool = False  # ours: while thinking only; paper: the whole generation (see above)
 
     def validate(self, method: str) -> None:
         require(bool(self.keywords) and all(self.keywords), method, "keywords", "|".join(self.keywords), "one or more words")
@@ -45,7 +53,8 @@ class NoWaitArgs:
 class NoWaitPolicy(ThinkingPolicy):
     name = "nowait"
 
-    def __init__(self, banned_ids, continuation_bans: dict[tuple[int, ...], frozenset[int]] | None = None):
+    def __init__(self, banned_ids, continuation_bans: dict[tuple[int, ...], frozenset[int]] | None = None, ban_in_answer: bool = False):
+        self.masks_answer = ban_in_answer  # the loops mask answering rows too (ThinkingPolicy.masks_answer)
         self.banned_ids = frozenset(banned_ids)
         self.banned = torch.tensor(sorted(banned_ids), dtype=torch.long)
         self.continuation_bans = dict(continuation_bans or {})
@@ -75,10 +84,11 @@ class NoWaitPolicy(ThinkingPolicy):
         return logits
 
 
-# NoWait's published setting is its keyword list; no official code, decoding not in our sources.
+# NoWait's published setting is its keyword list, suppressed during inference (no phase named:
+# the answer too, see the docstring); no official code, decoding not in our sources.
 PAPER_PROTOCOL = Protocol(
-    source="arXiv 2506.08343: the 17 keywords mined from QwQ-32B on AIME 2025; decoding not in our sources",
-    method_args={"keywords": NOWAIT_KEYWORDS},
+    source="arXiv 2506.08343: the 17 keywords mined from QwQ-32B on AIME 2025, suppressed during inference; decoding not in our sources",
+    method_args={"keywords": NOWAIT_KEYWORDS, "ban_in_answer": True},
 )
 
 
@@ -92,7 +102,7 @@ class NoWaitLM(CotbenchLM):
         keywords = self.method_args.keywords
         self.banned_token_ids = reflection_token_ids(self.tokenizer, keywords)
         bans = keyword_continuation_bans(self.tokenizer, keywords, self.banned_token_ids) if self.method_args.ban_multi_token else {}
-        return NoWaitPolicy(self.banned_token_ids, bans)
+        return NoWaitPolicy(self.banned_token_ids, bans, self.method_args.ban_in_answer)
 
     def describe(self):
         info = super().describe()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lm_eval.api.registry import register_model
 
+from ...thinking import thinking_part
 from ..adapter.base import CotbenchLM
 from ..adapter.protocol import Protocol
 from ..signals.steps import skip_statistics
@@ -21,6 +22,5 @@ class SkipLM(CotbenchLM):
     )
 
     def annotate(self, record, result, prompt_ids, text):
-        marker = self.engine_args.think_end
-        thinking = text.split(marker)[0] if marker in text else text
-        record.method_fields.update(skip_statistics(thinking))
+        # The thinking up to the last end-of-thinking marker, the grader's split (cotbench/thinking.py).
+        record.method_fields.update(skip_statistics(thinking_part(text, self.engine_args.think_end)))

@@ -3,9 +3,11 @@ inference-time experiment; docs/METHODS.md §4.2).
 
 1. Generate the full thinking (the engine records each token's full-vocabulary entropy and
    probability from the logits it already has — no extra pass).
-2. Split it on "\\n\\n", score each step (`score=mean|sum|sampled_plogp`, see steps.py), and
-   replace the ⌊κ·N⌋ lowest-scoring steps with "[SKIP]" (κ = 0.8). `selection=random|high`
-   are the paper's controls.
+2. Split it into steps at "\\n\\n" (`step_split=text`, the paper's description, rejoined with
+   "\\n\\n"; `step_split=token`, the released code's rule: a token that is exactly "\\n\\n",
+   steps rejoined with nothing between them; see steps.py), score each step
+   (`score=mean|sum|sampled_plogp`), and replace the ⌊κ·N⌋ lowest-scoring steps with "[SKIP]"
+   (κ = 0.8). `selection=random|high` are the paper's controls.
 3. Close thinking after the compressed thought and regenerate the answer from it.
 
 This saves no compute at inference: the full thinking is generated first. The record keeps
@@ -21,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from lm_eval.api.registry import register_model
 
+from ...thinking import thinking_part
 from ..adapter.args import require
 from ..adapter.base import CotbenchLM
 from ..adapter.protocol import Protocol
@@ -28,13 +31,15 @@ from ..loop.row import ANSWER, THINKING, RowResult
 from ..policy import ThinkingPolicy
 from ..signals.steps import (
     DEFAULT_SKIP_RATIO,
+    DEFAULT_STEP_SPLIT,
     SELECTIONS,
     STEP_SCORES,
+    STEP_SPLITS,
     assign_tokens_to_steps,
     compress_thinking,
     score_steps,
-    split_steps,
     steps_to_skip,
+    thinking_steps,
     token_char_spans,
 )
 
@@ -44,11 +49,13 @@ class StepEntropyArgs:
     skip_ratio: float = DEFAULT_SKIP_RATIO  # κ (paper; code --mask_ratio 0.8)
     score: str = "mean"  # mean (paper v2, default) | sum (paper v1) | sampled_plogp (official code)
     selection: str = "low"  # low (the method) | random | high (the paper's controls)
+    step_split: str = DEFAULT_STEP_SPLIT  # text (paper's description) | token (official build_complete_thinking_dataset.py:75)
 
     def validate(self, method: str) -> None:
         require(0 <= self.skip_ratio <= 1, method, "skip_ratio", self.skip_ratio, "a ratio in [0, 1]")
         require(self.score in STEP_SCORES, method, "score", self.score, " | ".join(STEP_SCORES))
         require(self.selection in SELECTIONS, method, "selection", self.selection, " | ".join(SELECTIONS))
+        require(self.step_split in STEP_SPLITS, method, "step_split", self.step_split, " | ".join(STEP_SPLITS))
 
 
 # The paper's static-pruning experiment: the full CoT and the regenerated answer both at
@@ -77,14 +84,14 @@ class StepEntropyLM(CotbenchLM):
         for prompt, result, seed in zip(prompts, full, seeds):
             n_thinking = result.kinds.count("thinking")
             thinking_ids = result.token_ids[:n_thinking]
-            thinking = engine.decode(thinking_ids)
-            marker = settings.think_end
-            thinking_text = thinking[: thinking.index(marker)] if marker in thinking else thinking
-            steps = split_steps(thinking_text)
-            owners = assign_tokens_to_steps(token_char_spans(tokenizer, thinking_ids), steps)
+            # The thinking before the end-of-thinking marker (the one split rule, cotbench/thinking.py).
+            thinking_text = thinking_part(engine.decode(thinking_ids), settings.think_end)
+            spans = token_char_spans(tokenizer, thinking_ids)
+            steps = thinking_steps(thinking_text, spans, self.method_args.step_split)
+            owners = assign_tokens_to_steps(spans, steps)
             scores = score_steps(owners, result.token_entropies[:n_thinking], result.token_probs[:n_thinking], len(steps), self.method_args.score)
             skipped = steps_to_skip(scores, self.method_args.skip_ratio, self.method_args.selection, seed)
-            compressed = compress_thinking(thinking_text, steps, skipped)
+            compressed = compress_thinking(thinking_text, steps, skipped, self.method_args.step_split)
             continuation = engine.encode(compressed + settings.close_text)
             continuations.append(continuation)
             pruned.append({"steps": len(steps), "skipped": sorted(skipped), "step_scores": [round(x, 5) for x in scores],

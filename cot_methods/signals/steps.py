@@ -1,9 +1,18 @@
 """Reasoning steps and step entropy (Li et al., "Making Slow Thinking Faster: Compressing LLM
 Chain-of-Thought via Step Entropy", arXiv 2508.03346; code staymylove/COT_Compresstion_via_Step_entropy).
 
-Thinking is split on "\\n\\n" into steps; every thinking token is assigned to the step its
-text starts in, by character offsets, so the alignment is exact whatever the tokenizer does
-with newlines ("\\n\\n" as one token, as two, or inside ".\\n\\n" or "\\n\\nWait").
+Where one step ends and the next begins (`STEP_SPLITS`):
+- `text` (default; the paper's description, docs/METHODS.md §4.1): the thinking *text* is split at
+  every "\\n\\n", wherever the tokenizer puts it (as one token, as two, or inside ".\\n\\n" or
+  "\\n\\nWait"), and the compressed thinking keeps a "\\n\\n" between steps;
+- `token` (the released code): a step ends at a *token* that is exactly "\\n\\n" (vLLM's 'ĊĊ',
+  build_complete_thinking_dataset.py:75), so a ".\\n\\n" or "\\n\\n\\n" token does not end a step;
+  each step is stripped (:79, :86) and the compressed thinking joins steps with nothing between
+  them (sort_step_entropy.py:125, `''.join`). Not reproduced: the official step list is a dict
+  keyed by the step's text (:108-110), which merges repeated steps into one.
+Either way every thinking token is assigned to the step its text overlaps, by character
+offsets; tokens that are only separator belong to no step and are not scored (as the official
+code leaves the 'ĊĊ' token out of the step's mean, :75-92).
 
 Step scores (`STEP_SCORES`):
 - `sum`: Σ_j H(t_ij | c_ij) — the paper's v1 / ICLR submission (Theorem 1 bounds with sums);
@@ -22,6 +31,10 @@ from dataclasses import dataclass
 
 STEP_SEPARATOR = "\n\n"
 SKIP_TOKEN = "[SKIP]"
+# How thinking is split into steps and rejoined after pruning (module docstring): the paper's
+# text rule (default) or the released code's token rule.
+STEP_SPLITS = ("text", "token")
+DEFAULT_STEP_SPLIT = "text"
 # κ: the share of steps replaced by [SKIP] (paper §4 and code default --mask_ratio 0.8).
 DEFAULT_SKIP_RATIO = 0.8
 STEP_SCORES = ("mean", "sum", "sampled_plogp")
@@ -49,6 +62,32 @@ def split_steps(thinking: str, separator: str = STEP_SEPARATOR) -> list[Step]:
             break
         position = found + len(separator)
     return steps
+
+
+def split_steps_at_tokens(thinking: str, spans: list[tuple[int, int]], separator: str = STEP_SEPARATOR) -> list[Step]:
+    """Non-empty steps of `thinking` (decoded, `spans` from `token_char_spans`) ended by tokens
+    whose text is exactly `separator`: the official rule (build_complete_thinking_dataset.py:75).
+    A step's span runs from after one separator token to the next; whitespace-only steps are
+    dropped, as `split_steps` drops them."""
+    steps, position = [], 0
+    ends = [(start, end) for start, end in spans if thinking[start:end] == separator]
+    for start, end in [*ends, (len(thinking), len(thinking))]:
+        if thinking[position:start].strip():
+            steps.append(Step(position, start))
+        position = end
+    return steps
+
+
+def thinking_steps(thinking: str, spans: list[tuple[int, int]] | None = None, step_split: str = DEFAULT_STEP_SPLIT) -> list[Step]:
+    """The steps of `thinking` under `step_split` (`STEP_SPLITS`); the token rule needs the
+    thinking's token spans."""
+    if step_split not in STEP_SPLITS:
+        raise ValueError(f"step_split={step_split!r}: expected one of {', '.join(STEP_SPLITS)}")
+    if step_split == "text":
+        return split_steps(thinking)
+    if spans is None:
+        raise ValueError("step_split='token' needs the thinking's token spans (token_char_spans)")
+    return split_steps_at_tokens(thinking, spans)
 
 
 def token_char_spans(tokenizer, token_ids: list[int]) -> list[tuple[int, int]]:
@@ -122,8 +161,14 @@ def steps_to_skip(scores: list[float], skip_ratio: float = DEFAULT_SKIP_RATIO, s
     return set(order[:n_skip])
 
 
-def compress_thinking(thinking: str, steps: list[Step], skipped: set[int]) -> str:
-    """The thinking with each skipped step replaced by [SKIP], order and separators kept."""
+def compress_thinking(thinking: str, steps: list[Step], skipped: set[int], step_split: str = DEFAULT_STEP_SPLIT) -> str:
+    """The thinking with each skipped step replaced by [SKIP], in order. `text`: steps rejoined
+    with "\\n\\n"; `token` (official, sort_step_entropy.py:125): stripped steps joined with
+    nothing between them."""
+    if step_split not in STEP_SPLITS:
+        raise ValueError(f"step_split={step_split!r}: expected one of {', '.join(STEP_SPLITS)}")
+    if step_split == "token":
+        return "".join(SKIP_TOKEN if i in skipped else step.text(thinking).strip() for i, step in enumerate(steps))
     parts = [SKIP_TOKEN if i in skipped else step.text(thinking) for i, step in enumerate(steps)]
     return STEP_SEPARATOR.join(parts)
 
@@ -150,12 +195,16 @@ def teacher_forced_token_stats(model, context_ids: list[int], target_ids: list[i
     return entropies, probs
 
 
-def score_thinking_steps(model, tokenizer, context_ids: list[int], thinking: str, score: str = "mean"):
+def score_thinking_steps(model, tokenizer, context_ids: list[int], thinking: str, score: str = "mean",
+                         step_split: str = DEFAULT_STEP_SPLIT):
     """(decoded thinking, its steps, each step's score) from ONE teacher-forced pass: the
     pipeline the SFT builder and the step-entropy analyses share."""
     thinking_ids = tokenizer.encode(thinking, add_special_tokens=False)
+    if not thinking_ids:
+        return "", [], []
     entropies, probs = teacher_forced_token_stats(model, context_ids, thinking_ids)
     decoded = tokenizer.decode(thinking_ids)
-    steps = split_steps(decoded)
-    owners = assign_tokens_to_steps(token_char_spans(tokenizer, thinking_ids), steps)
+    spans = token_char_spans(tokenizer, thinking_ids)
+    steps = thinking_steps(decoded, spans, step_split)
+    owners = assign_tokens_to_steps(spans, steps)
     return decoded, steps, score_steps(owners, entropies, probs, len(steps), score)

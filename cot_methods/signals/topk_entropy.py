@@ -15,6 +15,12 @@ about the tail's shape and is exact as r → 0, which is where the cut threshold
 `midpoint` and `uniform_tail` are the alternatives. A threshold calibrated on
 full-vocabulary entropy therefore does not transfer exactly: the lower bound cuts a little
 more eagerly.
+
+Temperature-scaled entropy (EAT's official scores, softmax(logits / T)) from the raw top-k:
+`tempered_topk_logprobs` raises each head probability to 1/T and the tail mass r as one
+outcome, capped for T < 1 at p_k^(1/T - 1)·r (each tail token is at most p_k likely), then
+renormalises. The tail's tempered mass is only estimated (it lies between the uniform spread's
+and that cap), so the bracket computed from the tempered head assumes the estimate.
 """
 
 from __future__ import annotations
@@ -47,3 +53,18 @@ def topk_entropy(top_logprobs: list[float], vocab_size: int, estimator: str = DE
     if estimator == "uniform_tail":
         return upper
     return (lower + upper) / 2
+
+
+def tempered_topk_logprobs(top_logprobs: list[float], temperature: float) -> list[float]:
+    """Top-k log-probabilities of softmax(logits / T), estimated from the raw top-k (see above)."""
+    probs = [math.exp(lp) for lp in top_logprobs if lp is not None and lp > -math.inf]
+    if not probs or temperature <= 0 or temperature == 1.0:
+        return [math.log(p) for p in probs]
+    power = 1.0 / temperature
+    tail = max(0.0, 1.0 - sum(probs))
+    tail_weight = tail**power if tail > 0 else 0.0
+    if power > 1 and tail > 0:
+        tail_weight = min(tail_weight, min(probs) ** (power - 1) * tail)
+    head = [p**power for p in probs]
+    total = sum(head) + tail_weight
+    return [math.log(w / total) for w in head]

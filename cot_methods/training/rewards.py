@@ -4,17 +4,22 @@ dataset needs an `answer` column with the gold).
 
 Step entropy (arXiv 2508.03346; official stage2_rl_training/grpo_train.py, four rewards
 summed with equal weights):
-- correct answer after </think>: +2 (R_correct);
+- correct answer after </think>: +2 (R_correct); the thinking is the text before the *last*
+  </think>, the grader's split (cotbench/thinking.py; the official code's `seq.find` takes the
+  first, which differs only when a completion writes it twice);
 - skip ratio = count([SKIP]) / (count("\\n\\n") + count([SKIP])) in the thinking: ≥ 0.8 → +1,
   ≥ 0.5 → +0.5 (R_ratio);
 - more than 100 [SKIP]: −2 in the official code, −1 in the paper's text (R_num; selectable);
 - more than 3,500 completion tokens: −1 (R_len).
 
 ENTRA (arXiv 2601.07123): correctness plus `weight` × the normalised redundancy score of the
-completion (bie.py). The reward *is* the normalised entropy of the low-importance tokens,
-r = −Σ p log p / log(|T| − k), and "lower entropy = more skewed, more repetitive, more
-redundant" (seed paper text, Mechanism 2; docs/METHODS.md §3.2), so GRPO maximises it: the default
-weight is +1 and a long repetitive completion earns less than a short diverse one. (One
+completion (bie.py), read in the context the policy generated it in: the prompt as GRPOTrainer
+tokenised it (a conversational prompt chat-templated with the generation prompt, a plain prompt
+tokenised as is) followed by the completion's own ids. The reward *is* the normalised entropy of
+the low-importance tokens, r = −Σ p log p / log(|T| − k), and "lower entropy = more skewed, more
+repetitive, more redundant" (seed paper text, Mechanism 2; docs/METHODS.md §3.2), so GRPO
+maximises it: the default weight is +1 and a long repetitive completion earns less than a short
+diverse one. (One
 summary's "optimising for lower entropy" contradicts the seed and is not followed.)
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 from cotbench.harness_tasks.grading import DEFAULT_THINK_END, grade_math
 
+from ...thinking import split_thinking
 from ..signals.steps import skip_statistics
 
 CORRECT_REWARD = 2.0
@@ -56,9 +62,8 @@ class StepEntropyReward:
         rewards = []
         for i, completion in enumerate(completions):
             text = completion_text(completion)
-            thinking = text.split(self.think_end)[0] if self.think_end in text else text
-            stats = skip_statistics(thinking)
-            closed = self.think_end in text
+            thinking, _answer, closed = split_thinking(text, self.think_end)
+            stats = skip_statistics(thinking if closed else text)  # never closed: all of it is thinking
             reward = CORRECT_REWARD if closed and grade_math(text, str(answer[i]), self.think_end).correct else 0.0
             reward += next((bonus for floor, bonus in SKIP_RATIO_TIERS if stats["skip_ratio"] >= floor), 0.0)
             if stats["skip_steps"] > MAX_SKIPS:
@@ -75,14 +80,30 @@ def make_step_entropy_reward(skip_penalty: str = "code", think_end: str = DEFAUL
     return StepEntropyReward(skip_penalty, think_end)
 
 
-class EntraReward:
-    """ENTRA reward: correctness (1/0) + weight × redundancy score of the completion."""
+def policy_prompt_ids(tokenizer, prompt, chat_template_kwargs: dict | None = None) -> list[int]:
+    """The prompt's token ids as GRPOTrainer fed them to the policy (`_tokenize_prompts`, TRL
+    1.x): a conversational prompt (a list of messages) through the chat template with the
+    generation prompt, no further special tokens; a plain string through the tokenizer as is."""
+    if isinstance(prompt, list):
+        return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                                  **(chat_template_kwargs or {}))["input_ids"])
+    return list(tokenizer(text=str(prompt))["input_ids"])
 
-    def __init__(self, model, tokenizer, weight: float = ENTRA_WEIGHT, bie_lambda: float | None = None, reading: str = "type_entropy", think_end: str = DEFAULT_THINK_END):
+
+class EntraReward:
+    """ENTRA reward: correctness (1/0) + weight × redundancy score of the completion, with BIE
+    computed on the context the policy saw (`policy_prompt_ids` + the completion's ids).
+
+    `chat_template_kwargs`: the same as GRPOConfig's (e.g. `{"enable_thinking": True}`), so the
+    prompt is rendered as the trainer rendered it."""
+
+    def __init__(self, model, tokenizer, weight: float = ENTRA_WEIGHT, bie_lambda: float | None = None, reading: str = "type_entropy",
+                 think_end: str = DEFAULT_THINK_END, chat_template_kwargs: dict | None = None):
         from ..signals.bie import DEFAULT_LAMBDA
 
         self.model, self.tokenizer, self.weight, self.reading, self.think_end = model, tokenizer, weight, reading, think_end
         self.bie_lambda = DEFAULT_LAMBDA if bie_lambda is None else bie_lambda
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.__name__ = "entra_reward"
 
     def __call__(self, prompts=None, completions=(), completion_ids=None, answer=(), **_):
@@ -92,8 +113,8 @@ class EntraReward:
         for i, completion in enumerate(completions):
             text = completion_text(completion)
             correct = 1.0 if grade_math(text, str(answer[i]), self.think_end).correct else 0.0
-            prompt = completion_text(prompts[i]) if prompts is not None else ""
-            prompt_ids = self.tokenizer.encode(prompt) or [self.tokenizer.bos_token_id or 0]
+            prompt_ids = policy_prompt_ids(self.tokenizer, prompts[i], self.chat_template_kwargs) if prompts is not None else []
+            prompt_ids = prompt_ids or [self.tokenizer.bos_token_id or 0]  # the first completion token needs a context
             ids = list(completion_ids[i]) if completion_ids is not None else self.tokenizer.encode(text, add_special_tokens=False)
             if not ids:
                 rewards.append(correct)

@@ -82,5 +82,9 @@ class VLLMBackend:
             texts = [] if not completion.logprobs else [
                 min(position.items(), key=lambda item: item[1].rank or 1 << 30)[1].decoded_token or "" for position in completion.logprobs
             ]
-            segments.append(Segment(completion.text, tokens, finish, matched, top, texts, list(completion.token_ids)))
+            # The sampled token is always in its position's dict (vLLM adds it to the top-k).
+            chosen = [position[token_id].logprob for position, token_id in zip(completion.logprobs or [], completion.token_ids)
+                      if token_id in position]
+            segments.append(Segment(completion.text, tokens, finish, matched, top, texts, list(completion.token_ids),
+                                    chosen if len(chosen) == len(completion.logprobs or []) else []))
         return segments

@@ -18,6 +18,7 @@ from cotbench.cot_methods.methods.nowait import NOWAIT_KEYWORDS, NoWaitLM
 from cotbench.cot_methods.methods.skip import SkipLM
 from cotbench.cot_methods.methods.stepentropy import StepEntropyLM
 from cotbench.cot_methods.methods.vanilla import VanillaLM
+from cotbench.cot_methods.policy import Probe, ProbeResult
 from cotbench.errors import CotbenchError
 
 PROMPT = "What is 2 + 3?"
@@ -46,8 +47,12 @@ def test_deer_paper_decodes_greedily_with_16000_tokens_allowed(smollm2_path):
     assert (args["think_ratio"], args["threshold"], args["confidence"], args["max_probes"]) == (0.6, 0.95, "avg1", 10)
     assert record.adapter["protocol"] == "paper" and "vllm-deer.py" in record.adapter["protocol_source"]
     assert record.adapter["saves_compute"] is True
-    # Thinking is closed at think_ratio × 16,000 = 9,600 tokens (50 early: the answer's margin).
-    assert "thinking limit 9600" in lm.policy.on_token(SimpleNamespace(max_new_tokens=16000, thinking_tokens=9550), 0).reason
+    # Thinking may run to think_ratio × 16,000 = 9,600 tokens; past 9,550 the next "Wait" probes and exits (vllm-deer.py).
+    view = SimpleNamespace(max_new_tokens=16000, thinking_tokens=9550, probes_done=0)
+    assert isinstance(lm.policy.on_token(view, next(iter(lm.policy.trigger_ids))), Probe)
+    unsure = ProbeResult([0.0] * 3, [0.1] * 3, [1, 2, 3], "{1}", chosen_probs=[0.1] * 3)
+    assert "thinking limit 9600" in lm.policy.on_probe(view, unsure).reason
+    assert (args["probe_temperature"], args["confidence_probs"], args["limit_rule"]) == (1.0, "sampled", "next_trigger")
 
 
 def test_s1_paper_closes_greedily_with_final_answer_without_a_blank_line(smollm2_path):

@@ -1,6 +1,7 @@
 """A segment backend on a local HF model, written for the tests: the same contract as the
-vLLM and OpenAI backends (stop strings cut the text and are reported, top-k logprobs,
-logit bias), so the segment loop can be compared token for token with the HF engine."""
+vLLM and OpenAI backends (stop strings cut the text and are reported, top-k logprobs, the
+sampled tokens' logprobs, logit bias), so the segment loop can be compared token for token with
+the HF engine."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class HFSegmentBackend:
         ids = torch.tensor([prompt_ids])
         generator = torch.Generator().manual_seed(request.seed or 0)
         out = self.model(ids, use_cache=True)
-        past, generated, top = out.past_key_values, [], []
+        past, generated, top, chosen = out.past_key_values, [], [], []
         logits = out.logits[0, -1].float()
         eos = self.tokenizer.eos_token_id
         for _ in range(request.max_tokens):
@@ -35,18 +36,19 @@ class HFSegmentBackend:
                 token = int(torch.multinomial(probs, 1, generator=generator))
             else:
                 token = int(torch.argmax(logits))
+            chosen.append(float(logprobs[token]))
             if token == eos:  # like vLLM: the end token has a position (its logprobs and text), not text
                 texts = self._texts([*generated, eos])
-                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top, texts, generated)
+                return Segment(self.tokenizer.decode(generated), len(generated), "eos", None, top, texts, generated, chosen)
             generated.append(token)
             text = self.tokenizer.decode(generated)
             hits = [(text.find(stop), stop) for stop in request.stop if stop in text]
             if hits:
                 cut, stop = min(hits)
-                return Segment(text[:cut], len(generated), "stop", stop, top, self._texts(generated), generated)
+                return Segment(text[:cut], len(generated), "stop", stop, top, self._texts(generated), generated, chosen)
             out = self.model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
             past, logits = out.past_key_values, out.logits[0, -1].float()
-        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top, self._texts(generated), generated)
+        return Segment(self.tokenizer.decode(generated), len(generated), "length", None, top, self._texts(generated), generated, chosen)
 
     def _texts(self, ids):
         """One text per generated position, as vLLM's `decoded_token` and a server's `logprobs.tokens`."""

@@ -50,6 +50,15 @@ def policies(tokenizer):
         "deer": DeerPolicy(DeerArgs(threshold=0.9), waits, encode("\n**Final Answer**\n\\boxed"), lambda t: tokenizer.decode([t])),
         "dynasor": DynasorPolicy(2, 32, encode("... Oh, I suddenly got the answer to the whole problem, **Final Answer**\n\n\\[ \\boxed{"), 8, "</think>"),
         "eat": EatPolicy(EatArgs(variance_threshold=1e-2, min_steps=3), encode("\n</think>\n\n")),
+        # The official rules protocol=paper selects (greedy probes, so that both loops draw alike).
+        "deer_paper": DeerPolicy(DeerArgs(threshold=0.9, confidence_probs="sampled", limit_rule="next_trigger"), waits,
+                                 encode("\n**Final Answer**\n\\boxed"), lambda t: tokenizer.decode([t])),
+        "dynasor_paper": DynasorPolicy(2, 32, encode("... Oh, I suddenly got the answer to the whole problem, **Final Answer**\n\n\\[ \\boxed{"),
+                                       8, "</think>", probe_at_start=True, exit_after_chunk=True),
+        "eat_paper": EatPolicy(EatArgs(variance_threshold=1e-2, min_steps=3, stop_check="official", entropy_at_sampling_temperature=True,
+                                       entropy_temperature=0.6), encode("\n</think>\n\n")),
+        "budget_paper": BudgetPolicy(40, "Final Answer:", "\n</think>\n\n", "if_missing", "max_gen_toks"),
+        "nowait_paper": NoWaitPolicy(reflection_token_ids(tokenizer, ["wait"]), ban_in_answer=True),
     }
 
 
@@ -64,7 +73,8 @@ def run_both(testbed, policy, top_k):
     return [(r, engine.decode(r.token_ids)) for r in hf], segment
 
 
-@pytest.mark.parametrize("name", ["vanilla", "budget", "nowait", "entrocut", "deer", "dynasor", "eat"])
+@pytest.mark.parametrize("name", ["vanilla", "budget", "nowait", "entrocut", "deer", "dynasor", "eat", "deer_paper", "dynasor_paper",
+                                  "eat_paper", "budget_paper", "nowait_paper"])
 def test_same_decisions_and_text_as_the_hf_engine(testbed, name):
     _, tokenizer, _ = testbed
     policy = policies(tokenizer)[name]
@@ -75,7 +85,7 @@ def test_same_decisions_and_text_as_the_hf_engine(testbed, name):
         assert [p["position"] for p in seg_result.probes] == [p["position"] for p in hf_result.probes]
         assert seg_result.token_ids == hf_result.token_ids and seg_result.kinds == hf_result.kinds
         assert seg_text == hf_text and seg_result.forced == hf_result.forced
-    if name in ("budget", "entrocut", "deer", "nowait"):
+    if name in ("budget", "entrocut", "deer", "nowait", "budget_paper", "dynasor_paper"):
         assert any(r.closed_by == "method" for r, _ in hf) or name == "nowait"
 
 
@@ -94,3 +104,28 @@ def test_top_k_estimates_bracket_the_engine_entropies(testbed):
                 assert low - 1e-4 <= exact <= high + 1e-4
                 checked += 1
     assert checked >= 4
+
+
+def test_dynasor_paper_exit_keeps_the_chunk_alongside_the_agreeing_probe(testbed):
+    """Official cot.py: the exit comes after the chunk generated alongside the agreeing probe, so
+    an early exit's thinking is one chunk longer than the probe position, on both loops."""
+    model, tokenizer, prompts = testbed
+    probe = tokenizer.encode("... Oh, I suddenly got the answer to the whole problem, **Final Answer**\n\n\\[ \\boxed{", add_special_tokens=False)
+    at_probe = DynasorPolicy(2, 16, probe, 8, "</think>", probe_at_start=True)
+    after_chunk = DynasorPolicy(2, 16, probe, 8, "</think>", probe_at_start=True, exit_after_chunk=True)
+    engine = ThinkingEngine(model, tokenizer)
+    decode = DecodeSettings(max_new_tokens=MAX_NEW, eos_token_ids=frozenset({tokenizer.eos_token_id}))
+    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+    early = engine.run(ids, decode, at_probe, row_seeds=list(range(len(prompts))))
+    late = engine.run(ids, decode, after_chunk, row_seeds=list(range(len(prompts))))
+    segment = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer, len(tokenizer)).run(prompts, decode, after_chunk,
+                                                                                                   list(range(len(prompts))))
+    exits = 0
+    for e, lt, (s, _) in zip(early, late, segment):
+        if e.finish_reason == "final" and lt.finish_reason == "final":
+            exits += 1
+            assert lt.cut_position == e.cut_position + 16 == lt.probes[-1]["position"] + 16
+            assert lt.kinds.count("thinking") == lt.cut_position and lt.token_ids[: e.cut_position] == e.token_ids[: e.cut_position]
+            assert lt.forced["text"].endswith(e.forced["text"][-12:])  # the same final answer, one chunk later
+        assert s.cut_position == lt.cut_position and s.token_ids == lt.token_ids
+    assert exits

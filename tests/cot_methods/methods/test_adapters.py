@@ -118,6 +118,11 @@ def test_eat_probes_after_steps_with_one_token_entropy():
     (DynasorLM, {"effort": "extreme"}, "effort='extreme'"),
     (BudgetLM, {"thinking_budget": 0}, "thinking_budget=0"),
     (EatLM, {"ema_alpha": 2}, "ema_alpha=2.0"),
+    (DeerLM, {"limit_rule": "soon"}, "limit_rule='soon'"),
+    (DeerLM, {"confidence_probs": "mean"}, "confidence_probs='mean'"),
+    (EatLM, {"stop_check": "late"}, "stop_check='late'"),
+    (BudgetLM, {"close_newline": "never"}, "close_newline='never'"),
+    (BudgetLM, {"answer_tokens": "all"}, "answer_tokens='all'"),
 ])
 def test_bad_method_args_are_one_clear_error(cls, args, message):
     with pytest.raises(CotbenchError, match=re.escape(message)):

@@ -3,7 +3,10 @@ saves no compute (the full thinking is generated first)."""
 
 from types import SimpleNamespace
 
-from cotbench.cot_methods.methods.stepentropy import StepEntropyLM
+import pytest
+
+from cotbench.cot_methods.methods.stepentropy import StepEntropyArgs, StepEntropyLM
+from cotbench.errors import CotbenchError
 
 
 def test_records_thinking_token_reduction_and_no_compute_saving(smollm2_path):
@@ -19,3 +22,9 @@ def test_records_thinking_token_reduction_and_no_compute_saving(smollm2_path):
     assert fields["generated_tokens"] >= full  # every thinking token was decoded anyway
     assert record.adapter["saves_compute"] is False
     assert record.adapter["decoding"]["max_new_tokens"] == 64  # recorded like every generation: runs compare on it
+
+
+def test_step_split_is_checked_by_name():
+    StepEntropyArgs(step_split="token").validate("stepentropy")  # the released code's rule
+    with pytest.raises(CotbenchError, match=r"stepentropy: step_split='lines' is invalid \(expected text \| token\)"):
+        StepEntropyArgs(step_split="lines").validate("stepentropy")

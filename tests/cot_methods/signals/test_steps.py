@@ -80,3 +80,30 @@ def test_teacher_forced_stats_equal_a_direct_forward(tiny_llama):
         p = torch.softmax(logits[len(context) + j - 1], -1)
         assert probs[j] == pytest.approx(float(p[token]), rel=1e-4)
         assert entropies[j] == pytest.approx(float(-(p * p.log()).sum()), rel=1e-4)
+
+
+def test_official_token_rule_ends_steps_only_at_a_bare_blank_line_token():
+    """The released code ends a step at a token that is exactly "\\n\\n" (build_complete_thinking_dataset.py:75)
+    and joins the stripped steps with nothing between them (sort_step_entropy.py:125); the text
+    rule (default) splits at every "\\n\\n" and keeps it between steps."""
+    from cotbench.cot_methods.signals.steps import thinking_steps
+    from cotbench.cot_methods.testbed.reference_tokenizers import load
+
+    tok = load("qwen3")  # writes ".\n\n" and "\n\n\n" as single tokens, "\n\n" after a digit alone
+    thinking = "Add 3 and 4.\n\nThat is 7\n\nCheck: 7 - 4 = 3.\n\n\nDone"
+    ids = tok.encode(thinking, add_special_tokens=False)
+    decoded = tok.decode(ids)
+    spans = token_char_spans(tok, ids)
+    official = thinking_steps(decoded, spans, "token")
+    assert [s.text(decoded).strip() for s in official] == ["Add 3 and 4.\n\nThat is 7", "Check: 7 - 4 = 3.\n\n\nDone"]
+    assert compress_thinking(decoded, official, {0}, "token") == f"{SKIP_TOKEN}Check: 7 - 4 = 3.\n\n\nDone"
+    ours = thinking_steps(decoded, spans, "text")
+    assert [s.text(decoded) for s in ours] == ["Add 3 and 4.", "That is 7", "Check: 7 - 4 = 3.", "\nDone"]
+    assert compress_thinking(decoded, ours, {0}, "text") == f"{SKIP_TOKEN}\n\nThat is 7\n\nCheck: 7 - 4 = 3.\n\n\nDone"
+    # The bare "\n\n" token belongs to no step (not scored, as the official mean leaves it out);
+    # ".\n\n" is part of its step.
+    owners = assign_tokens_to_steps(spans, official)
+    pieces = [decoded[a:b] for a, b in spans]
+    assert owners[pieces.index("\n\n")] is None and owners[pieces.index(".\n\n")] == 0
+    with pytest.raises(ValueError, match="step_split='lines'"):
+        thinking_steps(decoded, spans, "lines")

@@ -67,3 +67,21 @@ def test_entra_default_reward_prefers_short_diverse_over_long_repetitive(tiny_ll
     scores = EntraReward(model, tok)(prompts=["1+2?", "1+2?"], completions=texts, completion_ids=ids, answer=["3", "3"])
     assert all(score >= 1.0 for score in scores)  # both correct, redundancy adds a non-negative bonus
     assert scores[0] < scores[1]
+
+
+def test_entra_reward_reads_the_completion_in_the_context_the_policy_saw(tiny_llama):
+    """GRPOTrainer generates after the chat-templated prompt (generation prompt included): a
+    conversational prompt is scored in that context, exactly as the same context given as text,
+    and not as the bare message text."""
+    model, tok = tiny_llama
+    messages = [{"role": "user", "content": "What is 1+2?"}]
+    templated = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    completion = "add one and two to get three so three</think>\\boxed{3}"
+    ids = [tok.encode(completion, add_special_tokens=False)]
+    reward = EntraReward(model, tok, reading="next_token_entropy")  # the reading that depends on the context's logits
+
+    def score(prompt):
+        return reward(prompts=[prompt], completions=[completion], completion_ids=ids, answer=["3"])[0]
+
+    assert score(messages) == score(templated)  # the same ids, the same computation
+    assert score(messages) != score("What is 1+2?")  # not vacuous: the context changes the reward
