@@ -23,7 +23,7 @@ import cotbench
 from . import plots
 from .atomic import atomic_directory, safe_name
 from .metrics import run_summary, sample_tokens
-from .runs import Run, check_comparable, load_run
+from .runs import CONFIGURED_NOTE, Run, check_comparable, load_run, recorded_decoding
 from .templating import render
 
 DEFINITIONS = [
@@ -55,6 +55,8 @@ def provenance(run: Run) -> dict:
         "model_args": run.model_args,
         "tasks": sorted(run.tasks),
         "decoding": {t: configs.get(t, {}).get("generation_kwargs") for t in sorted(run.tasks)},
+        # What ran (the records' adapter.decoding; protocol=paper overrides the configuration): what comparisons check.
+        "decoding_ran": {t: recorded_decoding(run, t) or CONFIGURED_NOTE for t in sorted(run.tasks)},
         "cli_gen_kwargs": config.get("gen_kwargs"),
         "limit": config.get("limit"),
         "seeds": {k: config.get(k) for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")},

@@ -175,11 +175,31 @@ def _as_number(value):
     return value
 
 
+# The record's names for lm-eval's generation_kwargs (loop/row.py's `decoding_record`).
+RECORDED_NAMES = {"max_new_tokens": "max_gen_toks"}
+CONFIGURED_NOTE = "as configured (generation_kwargs): no cotbench records, e.g. a plain lm-eval model, whose own defaults may differ"
+
+
+def recorded_decoding(run: Run, task: str) -> dict | None:
+    """The decoding that ran on `task`, as the adapter recorded it with each sample
+    (`adapter.decoding`: protocol=paper's published decoding included), in lm-eval's names; None
+    for a run without cotbench records."""
+    for sample in run.tasks.get(task, []):
+        for generation in sample.generations:
+            decoding = generation.adapter.get("decoding")
+            if decoding:
+                return {RECORDED_NAMES.get(key, key): value for key, value in decoding.items()}
+    return None
+
+
 def comparison_settings(run: Run, task: str) -> dict[str, object]:
     """What must be equal for `run` and a baseline to be compared on `task`: the model, the
-    task's version, the --limit, and the decoding settings as lm-eval recorded them (the task's
-    generation_kwargs with --gen_kwargs applied)."""
-    generation = dict(run.config.get("configs", {}).get(task, {}).get("generation_kwargs") or {})
+    task's version, the --limit, and the decoding that ran (what each sample's record says: an
+    adapter's protocol can override lm-eval's configuration). Only a run without cotbench records
+    falls back to lm-eval's configured generation_kwargs (the task's, with --gen_kwargs)."""
+    generation = recorded_decoding(run, task)
+    if generation is None:
+        generation = dict(run.config.get("configs", {}).get(task, {}).get("generation_kwargs") or {})
     if generation.get("do_sample") is False:
         generation["temperature"] = 0.0  # greedy whatever temperature says (how every backend reads it)
     settings: dict[str, object] = {"model": run.model, "task version": run.config.get("versions", {}).get(task),
@@ -221,6 +241,12 @@ def check_comparable(run: Run, baseline: Run, allow_mismatch: bool = False) -> d
                 differing.setdefault(text, []).append(task)
         parts = [f"{text} on {', '.join(tasks)}" for text, tasks in differing.items()]
         kind = "a different model" if run.model != baseline.model else "different settings"
-        raise CotbenchError(f"baseline {baseline.path} was run with {kind}: {'; '.join(parts)} "
+        raise CotbenchError(f"baseline {baseline.path} was run with {kind}: {'; '.join(parts)}{_configured_note(run, baseline, common)} "
                             "(compare runs made alike, or pass --allow-mismatch to show the numbers with a warning)")
     return mismatches
+
+
+def _configured_note(run: Run, baseline: Run, tasks: list[str]) -> str:
+    """"; decoding of the baseline as configured …" where a side has no recorded decoding."""
+    sides = [name for name, which in (("the baseline", baseline), ("the run", run)) if any(recorded_decoding(which, t) is None for t in tasks)]
+    return f"; decoding of {' and '.join(sides)} {CONFIGURED_NOTE}" if sides else ""

@@ -82,7 +82,7 @@ class EngineArgs:
     close_text: str = "\\n</think>\\n\\n"  # appended when a method cuts thinking (\n escapes allowed)
     answer_budget: int | None = None  # max answer tokens after a method's cut (not after the model's own close); None: the rest of max_gen_toks
     entropy_unit: str = "nats"  # nats | bits
-    seed: int = 1234  # sampling seed (each request gets seed + its index)
+    seed: int = 1234  # base sampling seed: each request adds its task, doc_id and repeat's offset (request_rows.py)
     chat_template: bool = True  # apply the model's chat template if lm-eval did not
     journal: str | None = None  # JSONL file of finished generations: a rerun resumes from it
 

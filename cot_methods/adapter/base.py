@@ -29,7 +29,8 @@ from ..policy import ThinkingPolicy
 from .args import ChatTemplateArgs, EngineArgs, parse_method_args, require, unescape
 from .hf import HFRunner
 from .journal import Journal, request_key
-from .protocol import Protocol, resolve_protocol
+from .protocol import Protocol, override_line, protocol_overrides, resolve_protocol
+from .request_rows import RequestRow, request_rows
 
 DEFAULT_MODEL = "smollm2-135m"
 BACKENDS = ("hf", "vllm", "openai")
@@ -98,6 +99,7 @@ class CotbenchLM(LM):
         self._rank, self._world_size, self._device = self.runner.rank, self.runner.world_size, self.runner.device
         self.policy = self.make_policy()
         self._chat_template_applied_by_lm_eval = False
+        self.overrides_warned: set[tuple[str, str]] = set()  # (setting, requested): warned once per run
         # Whether this model thinks at all: its template knows the end-of-thinking marker.
         self.model_thinks = self.engine_args.think_end in (getattr(self.tokenizer, "chat_template", None) or "")
 
@@ -193,9 +195,22 @@ class CotbenchLM(LM):
         self.runner.set_cache_hook(cache_hook)
 
     # -- generation -----------------------------------------------------------------------------
+    def protocol_overrides(self, gen_kwargs: dict) -> dict:
+        """{setting: {"requested": x, "used": y}} for each setting `protocol=paper` replaces with a
+        different value than the request (the task's generation_kwargs with --gen_kwargs) asked."""
+        return protocol_overrides(gen_kwargs, self.protocol_settings)
+
+    def _warn_overrides(self, overrides: dict) -> None:
+        """One stderr line per overridden setting and requested value, once per run (not per request)."""
+        for name, values in overrides.items():
+            if (name, repr(values["requested"])) not in self.overrides_warned:
+                self.overrides_warned.add((name, repr(values["requested"])))
+                print(f"cotbench-{self.method_name}: {override_line(name, values)}", file=sys.stderr)
+
     def _settings(self, gen_kwargs: dict) -> DecodeSettings:
         method = f"cotbench-{self.method_name}"
-        gen_kwargs = {**gen_kwargs, **self.protocol_settings.decoding}  # protocol=paper: published decoding wins
+        self._warn_overrides(self.protocol_overrides(gen_kwargs))
+        gen_kwargs = {**gen_kwargs, **self.protocol_settings.decoding}  # protocol=paper: published decoding wins (protocol.py)
         unknown = sorted(set(gen_kwargs) - _GEN_KWARGS)
         if unknown:
             raise CotbenchError(f"{method}: unsupported generation kwarg {unknown[0]!r} (expected some of {', '.join(sorted(_GEN_KWARGS))})")
@@ -237,57 +252,81 @@ class CotbenchLM(LM):
             entropy_unit=self.engine_args.entropy_unit,
         )
 
-    def _journal_keys(self, requests) -> list[str]:
+    def _journal_keys(self, requests, rows: list[RequestRow]) -> list[str]:
+        """A journal key per request: the adapter and its arguments, the prompt, the gen_kwargs and
+        the request's (task, doc_id, repeat), which with the seed fix what it generates."""
         identity = self.describe()
         identity["engine_args"] = {k: v for k, v in identity["engine_args"].items() if k != "journal"}
         if isinstance(identity.get("backend"), dict):  # where a request ran is not what it asked: a rerun on other servers resumes
             identity["backend"] = {k: v for k, v in identity["backend"].items() if k != "base_url"}
-        seen: dict[str, int] = {}
-        keys = []
-        for request in requests:
-            context, gen_kwargs = request.args[0], request.args[1]
-            base = json.dumps([context, gen_kwargs], sort_keys=True, default=str)
-            seen[base] = seen.get(base, 0) + 1
-            keys.append(request_key(identity, context, gen_kwargs, seen[base]))
-        return keys
+        return [request_key(identity, request.args[0], request.args[1], [row.task, row.doc_id, row.repeat])
+                for request, row in zip(requests, rows)]
+
+    def policy_for(self, row: RequestRow) -> tuple[ThinkingPolicy, dict]:
+        """The policy a request runs with and what its record's `method_args` add about that choice.
+        One policy for every request by default; EntroCut picks τ by the request's task."""
+        return self.policy, {}
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        """Each request generates with its row seed (`request_rows.py`: a function of its task,
+        document and repeat, not of its place in the list) and its policy, in batches of requests
+        that share gen_kwargs and policy; the journal restores finished rows first."""
         outputs: list[str | None] = [None] * len(requests)
+        rows = request_rows(requests)
         journal = Journal(self.engine_args.journal) if self.engine_args.journal else None
-        keys = self._journal_keys(requests) if journal else []
-        groups: dict[str, list[int]] = {}
-        restored = 0
+        keys = self._journal_keys(requests, rows) if journal else []
+        groups: dict[tuple, list[int]] = {}
         for i, request in enumerate(requests):
             if journal and journal.get(keys[i]) is not None:
                 outputs[i] = journal.get(keys[i])
-                restored += 1
                 continue
-            groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(i)
+            groups.setdefault((json.dumps(request.args[1], sort_keys=True, default=str), id(self.policy_for(rows[i])[0])), []).append(i)
+        restored = sum(output is not None for output in outputs)
         if restored:
             print(f"cotbench: {restored} of {len(requests)} generations restored from the journal {self.engine_args.journal}", file=sys.stderr)
-        batch_size = max(1, int(self.runner.batch_size) if str(self.runner.batch_size).isdigit() else 1)
         progress = tqdm(total=len(requests), initial=restored, disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
-        for key, indices in groups.items():
-            settings = self._settings(requests[indices[0]].args[1])
-            prompts = {i: self.runner.encode_prompt(self._prompt_text(requests[i].args[0])) for i in indices}
-            order = sorted(indices, key=lambda i: -len(prompts[i]))  # similar lengths share a batch
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                texts = self.run_batch([prompts[i] for i in batch], settings, batch)
-                for i, text in zip(batch, texts):
-                    outputs[i] = text
-                    if journal:
-                        journal.add(keys[i], text)
-                    self.cache_hook.add_partial("generate_until", requests[i].args, text)
-                progress.update(len(batch))
+        for indices in groups.values():
+            for i, text in self._generate_group(requests, rows, indices):
+                outputs[i] = text
+                if journal:
+                    journal.add(keys[i], text)
+                self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                progress.update(1)
         progress.close()
         return outputs
 
-    def run_batch(self, prompts: list, settings: DecodeSettings, seeds: list[int]) -> list[GenerationText]:
-        """Generate one batch (prompts: token ids on hf, texts on segment backends). Methods that
-        need more than one pass (step entropy) override this and still record through `generation_text`."""
+    def _generate_group(self, requests, rows: list[RequestRow], indices: list[int]):
+        """(index, text) for requests that share gen_kwargs and policy, in batches of similar prompt
+        lengths; each record is stamped with its row and what the protocol overrode."""
+        gen_kwargs = requests[indices[0]].args[1]
+        settings, overrides = self._settings(gen_kwargs), self.protocol_overrides(gen_kwargs)
+        policy = self.policy_for(rows[indices[0]])[0]
+        batch_size = max(1, int(self.runner.batch_size) if str(self.runner.batch_size).isdigit() else 1)
+        prompts = {i: self.runner.encode_prompt(self._prompt_text(requests[i].args[0])) for i in indices}
+        order = sorted(indices, key=lambda i: -len(prompts[i]))  # similar lengths share a batch
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            seeds = [rows[i].seed_offset for i in batch]
+            # A method whose run_batch takes no policy (step entropy's two passes) has only the one.
+            texts = (self.run_batch([prompts[i] for i in batch], settings, seeds) if policy is self.policy
+                     else self.run_batch([prompts[i] for i in batch], settings, seeds, policy=policy))
+            for i, text in zip(batch, texts):
+                self._stamp(text.cotbench, rows[i], settings, overrides)
+                yield i, text
+
+    def _stamp(self, record: GenerationRecord, row: RequestRow, settings: DecodeSettings, overrides: dict) -> None:
+        """Add to a record what depends on the request, not the adapter: which request (task, doc_id,
+        repeat, row seed), the policy's choice for it, and what protocol=paper overrode."""
+        record.adapter["request"] = row.record(settings.seed)
+        record.adapter["protocol_overrides"] = {name: dict(values) for name, values in overrides.items()}
+        record.adapter["method_args"] = {**record.adapter.get("method_args", {}), **self.policy_for(row)[1]}
+
+    def run_batch(self, prompts: list, settings: DecodeSettings, seeds: list[int], policy: ThinkingPolicy | None = None) -> list[GenerationText]:
+        """Generate one batch (prompts: token ids on hf, texts on segment backends; seeds: each row's
+        offset from the base seed; policy: the adapter's unless `policy_for` chose another). Methods
+        that need more than one pass (step entropy) override this and still record through `generation_text`."""
         began = time.perf_counter()
-        outputs = self.runner.run(prompts, settings, self.policy, seeds)
+        outputs = self.runner.run(prompts, settings, policy or self.policy, seeds)
         wall = time.perf_counter() - began
         return [self.generation_text(result, text, settings, wall, len(prompts), prompt) for (result, text), prompt in zip(outputs, prompts)]
 

@@ -1,8 +1,10 @@
 """A per-sample journal so a killed run resumes without losing or recomputing a sample.
 
 Each finished generation is appended (and flushed to disk) as one JSON line keyed by a hash
-of the adapter, *all* its arguments, the prompt, the generation kwargs and the occurrence of
-that request (repeats of one prompt are distinct samples). lm-eval's own request cache keys
+of the adapter, *all* its arguments, the prompt, the generation kwargs and the request's task,
+doc_id and repeat (`request_rows.py`; repeats of one prompt are distinct samples). Those also
+fix the row's seed, so a resumed run generates the rows it lacks exactly as an uninterrupted
+run would, whatever else it asks for. lm-eval's own request cache keys
 on prompt and generation kwargs only, so an EntroCut run could be served a vanilla answer
 from it; this key cannot. A torn last line (the process died mid-write) is ignored.
 """
@@ -17,8 +19,9 @@ from pathlib import Path
 from ...record import GenerationRecord, GenerationText
 
 
-def request_key(adapter: dict, context: str, gen_kwargs: dict, occurrence: int) -> str:
-    payload = json.dumps([adapter, context, gen_kwargs, occurrence], sort_keys=True, default=str)
+def request_key(adapter: dict, context: str, gen_kwargs: dict, request: list) -> str:
+    """request: [task, doc_id, repeat] (`RequestRow`)."""
+    payload = json.dumps([adapter, context, gen_kwargs, request], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

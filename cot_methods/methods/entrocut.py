@@ -13,7 +13,9 @@ What is the paper's and what is ours (see docs/METHODS.md §1, all [U]):
 - The paper tunes τ per model *and* per benchmark ("further adjustments for AMC23", values
   not public), so `threshold=` also takes per-task values: `threshold=cot_amc23:0.2|default:0.15`
   (lm-eval task names; `default` for every other task, else the per-model table). Each
-  request gets its task's τ; the record says which τ and which task.
+  request gets its task's τ, chosen from the request itself (a `--repeats` variant such as
+  cot_amc23_k16 takes cot_amc23's τ unless the spec names the variant), never from adapter
+  state set between tasks; the record says which τ, which task and which entry of the spec.
 - The probe text, k, the aggregation and the minimum thinking length are not public. Our
   defaults: the DEER-style answer probe "\\n**Final Answer**\\n\\boxed{" (it asks for the answer,
   so low entropy reads as "the answer is settled"), k = 4, mean (robust to one uncertain
@@ -30,6 +32,7 @@ from lm_eval.api.registry import register_model
 
 from cotbench.errors import CotbenchError
 
+from ...repeats import split_repeats
 from ..adapter.args import require, unescape
 from ..adapter.base import CotbenchLM
 from ..adapter.protocol import Protocol
@@ -149,41 +152,28 @@ class EntroCutLM(CotbenchLM):
     PAPER_PROTOCOL = PAPER_PROTOCOL
     segment_support = "approximate"  # probe entropies from top-k logprobs (topk_entropy.py)
 
-    def threshold_for_task(self, task: str | None) -> tuple[float, bool]:
-        """(τ, calibrated?) for one lm-eval task: its own τ, the spec's default, or the model's."""
+    def threshold_for_task(self, task: str | None) -> tuple[float, str, bool]:
+        """(τ, the spec entry it came from, calibrated?) for one lm-eval task: its own τ (the task as
+        named, else the task a --repeats variant repeats), the spec's default, or the model's."""
         thresholds = self.method_args.thresholds
-        if task in thresholds:
-            return thresholds[task], True
+        for name in (task, split_repeats(task)[0] if task else None):
+            if name in thresholds:
+                return thresholds[name], name, True
         if DEFAULT_TASK in thresholds:
-            return thresholds[DEFAULT_TASK], True
-        return threshold_for(self.cotbench_pretrained)
+            return thresholds[DEFAULT_TASK], DEFAULT_TASK, True
+        threshold, calibrated = threshold_for(self.cotbench_pretrained)
+        return threshold, "model", calibrated
 
     def make_policy(self):
-        self.threshold_task = None
-        threshold, self.threshold_calibrated = self.threshold_for_task(None)
+        """One policy per τ the run can use (each task's, the default's or the model's), built once."""
         ids = trigger_token_ids(self.tokenizer, self.method_args.triggers, "cotbench-entrocut")
         probe = self.tokenizer.encode(unescape(self.method_args.probe), add_special_tokens=False)
-        return EntroCutPolicy(self.method_args, ids, probe, threshold)
+        thresholds = {*self.method_args.thresholds.values(), self.threshold_for_task(None)[0]}
+        self.policies = {threshold: EntroCutPolicy(self.method_args, ids, probe, threshold) for threshold in thresholds}
+        return self.policies[self.threshold_for_task(None)[0]]
 
-    def generate_until(self, requests, disable_tqdm: bool = False):
-        """With per-task τ, each task's requests run with its τ (in groups, in request order)."""
-        per_task = set(self.method_args.thresholds) - {DEFAULT_TASK}
-        if not per_task:
-            return super().generate_until(requests, disable_tqdm)
-        groups: dict[str | None, list[int]] = {}
-        for i, request in enumerate(requests):
-            groups.setdefault(getattr(request, "task_name", None), []).append(i)
-        outputs = [None] * len(requests)
-        for task, indices in groups.items():
-            self.threshold_task = task
-            self.policy.threshold, self.threshold_calibrated = self.threshold_for_task(task)
-            for i, output in zip(indices, super().generate_until([requests[i] for i in indices], disable_tqdm)):
-                outputs[i] = output
-        return outputs
-
-    def describe(self):
-        info = super().describe()
-        info["method_args"]["threshold_used"] = self.policy.threshold
-        info["method_args"]["threshold_task"] = self.threshold_task
-        info["method_args"]["threshold_calibrated_for_model"] = self.threshold_calibrated
-        return info
+    def policy_for(self, row):
+        """The request's task decides τ; the record says which τ, task and spec entry."""
+        threshold, entry, calibrated = self.threshold_for_task(row.task)
+        return self.policies[threshold], {"threshold_used": threshold, "threshold_task": row.task, "threshold_entry": entry,
+                                          "threshold_calibrated_for_model": calibrated}

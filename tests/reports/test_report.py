@@ -143,17 +143,20 @@ def test_report_html_escapes_hostile_model_and_adapter_names(real_runs, tmp_path
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
-def _with_generation_kwargs(src, dst, **changes):
+def _made_with(src, dst, **changes):
+    """A copy of a run as if made with other decoding: lm-eval's configuration and what each
+    record says ran (comparisons read the records)."""
     results = _copy(src, dst)
     data = json.loads(results.read_text())
     for config in data["configs"].values():
         config["generation_kwargs"].update(changes)
     results.write_text(json.dumps(data))
+    _rewrite_samples(dst, lambda generation: generation["adapter"]["decoding"].update(changes))
     return dst
 
 
 def test_a_baseline_made_differently_is_refused_unless_allowed(real_runs, tmp_path):
-    topk = _with_generation_kwargs(real_runs / "vanilla", tmp_path / "topk", top_k=20)
+    topk = _made_with(real_runs / "vanilla", tmp_path / "topk", top_k=20)
     named = "top_k 20 (baseline) vs unset (run)"
     for args in (["report", str(real_runs / "entrocut"), "--baseline", str(topk), "-o", str(tmp_path / "o")],
                  ["compare", str(topk), str(real_runs / "entrocut")],

@@ -104,3 +104,27 @@ def test_default_protocol_changes_nothing_and_bad_names_are_one_line():
         DeerLM.resolve_arguments({"protocol": "papers"})
     with pytest.raises(CotbenchError, match="cotbench-vanilla: protocol=paper is not defined"):
         VanillaLM.resolve_arguments({"protocol": "paper"})
+
+
+def test_paper_decoding_over_what_the_request_asked_warns_once_per_setting_and_records_both(smollm2_path, capsys):
+    """`--gen_kwargs max_gen_toks=4` with DEER's protocol=paper: the paper's budget and greedy decoding
+    run, one stderr line per overridden setting says so (not one per request), the record keeps both."""
+    used = DeerLM.PAPER_PROTOCOL.decoding
+    asked = {**TASK, "temperature": used["temperature"]}  # the temperature the paper uses too: not an override
+    _, generated = generate(DeerLM, [asked, asked, {**asked, "seed": 3}])
+    lines = capsys.readouterr().err.splitlines()
+    for name in ("max_gen_toks", "do_sample"):
+        named = [line for line in lines if f"runs {name}={used[name]!r}, not the requested {name}={asked[name]!r}" in line]
+        assert len(named) == 1, lines
+    assert not [line for line in lines if "requested temperature" in line]
+    expected = {name: {"requested": asked[name], "used": used[name]} for name in ("max_gen_toks", "do_sample")}
+    assert all(record.adapter["protocol_overrides"] == expected for _, record in generated)
+    assert generated[0][1].adapter["decoding"]["max_new_tokens"] == used["max_gen_toks"]
+
+
+def test_the_default_protocol_overrides_nothing_and_says_nothing(smollm2_path, capsys):
+    lm = DeerLM(pretrained="smollm2-135m", device="cpu", batch_size=1)
+    [text] = lm.generate_until([SimpleNamespace(args=(PROMPT, TASK))], disable_tqdm=True)
+    assert "protocol=paper" not in capsys.readouterr().err
+    assert text.cotbench.adapter["protocol_overrides"] == {}
+    assert text.cotbench.adapter["decoding"]["max_new_tokens"] == TASK["max_gen_toks"]

@@ -55,12 +55,13 @@ def test_a_rerun_on_other_servers_resumes_from_the_journal():
     from types import SimpleNamespace
 
     from cotbench.cot_methods.adapter.base import CotbenchLM
+    from cotbench.cot_methods.adapter.request_rows import request_rows
 
     def adapter(base_url):
         describe = {"method": "entrocut", "engine_args": {"journal": "j.jsonl"}, "backend": {"name": "openai", "base_url": base_url}}
         return SimpleNamespace(describe=lambda: describe)
 
     requests = [SimpleNamespace(args=("prompt", {"max_gen_toks": 8}))] * 2
-    first = CotbenchLM._journal_keys(adapter("http://a/v1|http://b/v1"), requests)
-    assert first == CotbenchLM._journal_keys(adapter("http://c/v1"), requests)
+    first = CotbenchLM._journal_keys(adapter("http://a/v1|http://b/v1"), requests, request_rows(requests))
+    assert first == CotbenchLM._journal_keys(adapter("http://c/v1"), requests, request_rows(requests))
     assert first[0] != first[1]  # repeats of one request stay apart

@@ -52,3 +52,22 @@ def test_each_request_runs_with_its_tasks_threshold(smollm2_path):
     assert records[1].closed_by == "method"  # τ = 1000: the first probe cuts
     assert all(r.closed_by != "method" and r.probes for r in (records[0], records[2]))  # τ = 0: never
     assert str(outputs[0]) == str(outputs[2])
+
+
+def test_a_repeats_variant_runs_with_its_base_tasks_threshold(smollm2_path):
+    """`cotbench eval --repeats 2` renames cot_amc23 to cot_amc23_k2: its τ is still cot_amc23's."""
+    from lm_eval.api.instance import Instance
+
+    lm = EntroCutLM(pretrained="smollm2-135m", device="cpu", batch_size=2, triggers=COMMON_TRIGGERS,
+                    min_thinking_tokens=2, threshold="cot_amc23:1000|default:0")
+    question = "Janet has 16 eggs. She eats 3 and bakes with 4. How many are left? Please reason step by step."
+    gen = {"max_gen_toks": 40, "temperature": 0.0}
+
+    def request(task):
+        return Instance("generate_until", doc={}, arguments=(question, gen), idx=0, metadata=(task, 0, 2))
+
+    amc, gsm = request("cot_amc23_k2"), request("cot_gsm8k_k2")
+    records = [o.cotbench for o in lm.generate_until([amc, gsm, amc, gsm], disable_tqdm=True)]
+    assert [r.adapter["method_args"]["threshold_used"] for r in records] == [1000.0, 0.0] * 2
+    assert [r.adapter["method_args"]["threshold_entry"] for r in records] == ["cot_amc23", "default"] * 2
+    assert [r.closed_by == "method" for r in records] == [True, False] * 2  # τ = 1000 cuts at the first probe; τ = 0 never
