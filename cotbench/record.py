@@ -27,7 +27,7 @@ class GenerationRecord:
     # -- the grader's verdict (harness_tasks/utils.py) --------------------------------------
     extracted_answer: str | None = None
     correct: bool | None = None
-    reason: str | None = None  # correct | no_answer | parse_failure | mismatch | timeout | grader_error | unsafe_input
+    reason: str | None = None  # correct | no_answer | parse_failure | mismatch | timeout | grader_error | unsafe_input | request_failed
     thinking_closed: bool | None = None  # the response contains the end-of-thinking marker
     extracted_by: str | None = None  # box | fallback (harness_tasks/grading.py) | None: nothing extracted
     # -- where the thinking first stated the right answer (math tasks: harness_tasks/overthinking.py)
@@ -45,7 +45,8 @@ class GenerationRecord:
     # lm-eval model's text re-encoded: harness_tasks/token_counts.py), None (not counted).
     token_source: str | None = None
     truncated: bool | None = None  # stopped by the length limit
-    finish_reason: str | None = None  # eos | stop | length | final
+    finish_reason: str | None = None  # eos | stop | length | final | error (a request failed for good)
+    error: str | None = None  # finish_reason "error": the backend's reason
     think_end: str | None = None
     closed_by: str | None = None  # model | method | None (never closed)
     cut_position: int | None = None  # thinking tokens when a method closed thinking

@@ -56,6 +56,9 @@ REASON_PARSE_FAILURE = "parse_failure"
 REASON_MISMATCH = "mismatch"
 REASON_TIMEOUT = "timeout"
 REASON_ERROR = "grader_error"
+# The backend never finished the generation (a request that failed for good, issue 29): not
+# graded, since a partial trace's answer would be a guess; counted wrong in acc and named apart.
+REASON_REQUEST_FAILED = "request_failed"
 
 # Where the graded answer came from (GenerationRecord.extracted_by).
 EXTRACTED_BY_BOX = "box"

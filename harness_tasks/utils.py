@@ -13,6 +13,8 @@ from cotbench.harness_tasks.data import LETTERS, load_dataset_dict
 from cotbench.harness_tasks.grading import (
     DEFAULT_EXTRACTION,
     DEFAULT_THINK_END,
+    REASON_REQUEST_FAILED,
+    Verdict,
     check_extraction_mode,
     grade_choice,
     grade_math,
@@ -85,7 +87,10 @@ def _results(doc: dict, results: list, grade) -> dict:
             record.token_source = "adapter"
         else:  # a plain lm-eval model: count its text with the model's tokenizer
             record = counted(record, str(response), doc.get("tokenizer"), think_end)
-        verdict = grade(str(response), doc, think_end, extraction, record.truncated)
+        if record.finish_reason == "error":  # the backend failed for good: nothing to grade
+            verdict = Verdict(False, None, REASON_REQUEST_FAILED)
+        else:
+            verdict = grade(str(response), doc, think_end, extraction, record.truncated)
         thinking, _answer, marked = split_reasoning(str(response), think_end)
         thinks = record.adapter.get("model_thinks") is not False
         # A model whose template has no thinking (our adapters record it) never leaves thinking

@@ -89,6 +89,9 @@ def summarize(samples: list[Sample]) -> dict:
     generations = [g for s in samples for g in s.generations]
     if generations and all(g.truncated is not None for g in generations):
         out["truncation_rate"] = sum(bool(g.truncated) for g in generations) / len(generations)
+    failed = sum(g.finish_reason == "error" for g in generations)
+    if failed:  # requests that failed for good (issue 29): counted wrong in accuracy, and said
+        out["failed_generations"] = failed
     timed = [g for g in generations if g.batch_wall_s and g.batch_rows and g.total_tokens is not None]
     if timed and len(timed) == len(generations):
         # Each generation's share of its batch's wall time.

@@ -112,6 +112,8 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
             "truncated %": _fmt(100 * s["truncation_rate"], 1) if "truncation_rate" in s else "–",
             "tok/s": _fmt(s.get("tokens_per_s"), 1),
         })
+        if s.get("failed_generations"):  # requests that failed for good: graded request_failed (wrong)
+            row["failed requests"] = s["failed_generations"]
         row.update(overthinking_cells(s))
         if "probe_entropy_auroc" in s:
             row["probe entropy AUROC"] = f"{s['probe_entropy_auroc']:.3f} (n={s['graded_probes']})"

@@ -285,15 +285,32 @@ class CotbenchLM(LM):
         if restored:
             print(f"cotbench: {restored} of {len(requests)} generations restored from the journal {self.engine_args.journal}", file=sys.stderr)
         progress = tqdm(total=len(requests), initial=restored, disable=disable_tqdm or self.rank != 0, desc=f"cotbench-{self.method_name}")
+        failures: list[str] = []
         for indices in groups.values():
             for i, text in self._generate_group(requests, rows, indices):
                 outputs[i] = text
-                if journal:
-                    journal.add(keys[i], text)
-                self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                if text.cotbench.finish_reason == "error":  # kept out of journal and cache: a rerun retries it
+                    failures.append(text.cotbench.error or "unknown")
+                else:
+                    if journal:
+                        journal.add(keys[i], text)
+                    self.cache_hook.add_partial("generate_until", requests[i].args, text)
                 progress.update(1)
         progress.close()
+        self._report_failures(failures, len(requests) - restored)
         return outputs
+
+    def _report_failures(self, failures: list[str], attempted: int) -> None:
+        """Rows whose request failed for good (a segment backend's server) are recorded, graded
+        `request_failed` and named here in one line; when every row failed there is nothing to
+        record, so the run stops with the reason."""
+        if not failures:
+            return
+        method = f"cotbench-{self.method_name}"
+        if len(failures) == attempted:
+            raise CotbenchError(f"{method}: every generation failed ({attempted}); the first: {failures[0]}")
+        print(f"{method}: {len(failures)} of {attempted} generations failed; they are recorded with finish_reason=error, graded "
+              f"request_failed and kept out of the journal, so a rerun retries them. The first: {failures[0]}", file=sys.stderr)
 
     def _generate_group(self, requests, rows: list[RequestRow], indices: list[int]):
         """(index, text) for requests that share gen_kwargs and policy, in batches of similar prompt
@@ -350,6 +367,7 @@ class CotbenchLM(LM):
             total_tokens=total,
             truncated=result.finish_reason == "length",
             finish_reason=result.finish_reason,
+            error=result.error,
             think_end=settings.think_end,
             closed_by=result.closed_by,
             cut_position=result.cut_position,

@@ -8,13 +8,14 @@ the server is asked to return the generated ids (`return_token_ids`, vLLM), so a
 continuation sees exactly the tokens the model sampled and forced text tokenised in context
 (the segment loop's ids, `row.py`); re-tokenised text can split "\n\n" differently and push
 a small model off its distribution. Servers that
-take only text: `token_ids=false`. Requests of one round go out concurrently (at most
-`concurrency` at a time); transient failures (connection errors, timeouts, 408/429/5xx) are
+take only text: `token_ids=false`. Each row's next request goes out as soon as its last one
+returns (`ServerStream`, at most `concurrency` in flight); transient failures (connection errors, timeouts, 408/429/5xx) are
 retried with exponential backoff; anything else, or a server still failing after the
-retries, is one clear error — and with `journal=` a rerun resumes from the finished samples.
+retries, ends that row only: its sample is recorded as failed with the reason, the other rows
+finish, and with `journal=` a rerun retries the failed ones (finished samples are kept).
 
 Several servers (`base_url=http://a/v1|http://b/v1`: a fleet of `vllm serve` / SGLang servers
-behind no router): the requests of a round are dealt round-robin over the servers that are up.
+behind no router): requests are dealt round-robin over the servers that are up.
 A server that refuses or drops a connection, or times out, is marked down and the request goes
 at once to the next server that is up, without spending a retry; only when every server is down
 are they all tried again after a backoff (a restarted server comes back). A completion request
@@ -27,11 +28,11 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from cotbench.errors import CotbenchError
 
-from ..loop.segments import Segment, SegmentRequest
+from ..loop.segments import RequestFailed, Segment, SegmentRequest
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -43,6 +44,25 @@ def split_base_urls(base_url: str | list[str] | tuple[str, ...]) -> list[str]:
     if not urls:
         raise CotbenchError(f"base_url={base_url!r}: expected a server's /v1 URL, or several separated by | (e.g. http://a:8000/v1|http://b:8000/v1)")
     return urls
+
+
+def wait_until_serving(base_url: str, process, timeout_s: float) -> str | None:
+    """For a server this process started (`vllm serve` in the bench and the tests): None once
+    `GET /models` answers 200; else why not (it exited, or it was not up in time and is killed)."""
+    import requests
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if process.poll() is not None:
+            return f"the server exited ({process.returncode})"
+        try:
+            if requests.get(f"{base_url}/models", timeout=2).status_code == 200:
+                return None
+        except requests.RequestException:
+            pass
+        time.sleep(2)
+    process.kill()
+    return f"the server did not start in {timeout_s:.0f} s"
 
 
 # The completions API takes at most 4 stop strings (OpenAI's limit; vLLM's server enforces it).
@@ -67,7 +87,7 @@ def apply_stops(segment: Segment, stops) -> Segment:
         kept = -1
     ids = segment.token_ids[:kept] if segment.token_ids is not None and kept >= 0 else segment.token_ids
     return Segment(segment.text[: end - len(stop)], kept, "stop", stop, segment.top_logprobs[: max(kept, 0)],
-                   segment.token_texts[: max(kept, 0)], ids, segment.token_logprobs[: max(kept, 0)])
+                   segment.token_texts[: max(kept, 0)], ids, segment.token_logprobs[: max(kept, 0)], segment.cached_tokens)
 
 
 class OpenAICompletionsBackend:
@@ -151,9 +171,9 @@ class OpenAICompletionsBackend:
                     with self._lock:
                         self.served[url] += 1
                     return data
+                failure = f"{url}: HTTP {response.status_code}: {response.text[:200].strip()}"
                 if response.status_code not in TRANSIENT_STATUS:
-                    raise CotbenchError(f"{url}: HTTP {response.status_code}: {response.text[:200].strip()}")
-                failure = f"{url}: HTTP {response.status_code}"
+                    raise CotbenchError(failure)
                 slot += 1  # a busy server: the retry goes to the next one
             if attempt >= self.retries:
                 break
@@ -180,20 +200,61 @@ class OpenAICompletionsBackend:
         finish = "length" if reason == "length" else ("stop" if matched is not None else "eos")
         logprobs = choice.get("logprobs") or {}
         top = [sorted(position.values(), reverse=True) for position in (logprobs.get("top_logprobs") or []) if position]
-        tokens = (data.get("usage") or {}).get("completion_tokens")  # includes a matched stop string's tokens
+        usage = data.get("usage") or {}
+        tokens = usage.get("completion_tokens")  # includes a matched stop string's tokens
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")  # vLLM: --enable-prompt-tokens-details
         ids = choice.get("token_ids") if self.send_ids and isinstance(choice.get("token_ids"), list) else None
         chosen = [float(value) for value in (logprobs.get("token_logprobs") or []) if value is not None]  # the sampled tokens'
         segment = Segment(text, tokens if isinstance(tokens, int) else -1, finish, matched, top, list(logprobs.get("tokens") or []), ids,
-                          chosen if len(chosen) == len(top) else [])
+                          chosen if len(chosen) == len(top) else [], cached if isinstance(cached, int) else None)
         if request.stop and len(request.stop) > MAX_SERVER_STOPS:
             segment = apply_stops(segment, request.stop)
         return segment
 
-    def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
-        bodies = [self.payload(r) for r in requests]
+    def _slots(self, count: int) -> list[int]:
+        """Round-robin positions over the servers for the next `count` requests."""
         with self._lock:
-            slots = [self._next + i for i in range(len(bodies))]  # round-robin over the servers
-            self._next += len(bodies)
+            slots = [self._next + i for i in range(count)]
+            self._next += count
+        return slots
+
+    def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
+        """A batch, concurrently; every request waits for the slowest (the loop uses `stream`)."""
+        bodies = [self.payload(r) for r in requests]
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool:
-            answers = list(pool.map(self._post, bodies, slots))
+            answers = list(pool.map(self._post, bodies, self._slots(len(bodies))))
         return [self.parse(data, request) for data, request in zip(answers, requests)]
+
+    def stream(self) -> ServerStream:
+        return ServerStream(self)
+
+
+class ServerStream:
+    """`SegmentStream` on a server (or a fleet): each request is posted the moment its row needs it,
+    at most `concurrency` in flight, and answered as it returns, so a row's probe and continuation
+    never wait for other rows' segments. A request that fails for good (retries spent on every
+    server, or a 4xx answer) ends its row only (`RequestFailed`, recorded with the reason)."""
+
+    def __init__(self, backend: OpenAICompletionsBackend):
+        self.backend = backend
+        self.pool = ThreadPoolExecutor(max_workers=backend.concurrency)
+        self.in_flight: dict[Future, tuple[int, SegmentRequest]] = {}
+
+    def submit(self, key: int, request: SegmentRequest) -> None:
+        [slot] = self.backend._slots(1)
+        self.in_flight[self.pool.submit(self.backend._post, self.backend.payload(request), slot)] = (key, request)
+
+    def finished(self) -> list[tuple[int, Segment | RequestFailed]]:
+        done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
+        answers = []
+        for future in done:
+            key, request = self.in_flight.pop(future)
+            try:
+                answers.append((key, self.backend.parse(future.result(), request)))
+            except CotbenchError as error:
+                answers.append((key, RequestFailed(str(error))))
+        return answers
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.in_flight = {}

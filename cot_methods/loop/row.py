@@ -68,7 +68,7 @@ class DecodeSettings:
 class RowResult:
     token_ids: list[int]  # generated ids (on segment backends: as the backend returned them)
     kinds: list[str]  # per token: "thinking" | "answer" (forced close text counts as answer)
-    finish_reason: str  # "eos" | "stop" | "length" | "final"
+    finish_reason: str  # "eos" | "stop" | "length" | "final" | "error"
     probe_tokens: int
     probes: list[dict]
     cut_position: int | None  # thinking tokens when a method closed thinking
@@ -77,6 +77,7 @@ class RowResult:
     token_entropies: list[float | None] = field(default_factory=list)  # per token; None if forced
     token_probs: list[float | None] = field(default_factory=list)
     forced: dict | None = None  # a method's close: the ids fed, the generated ids rolled back, the text
+    error: str | None = None  # finish_reason "error": why the row's request failed for good
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Row:
     answer_allowance: int | None = None  # the close's own answer budget (CloseThinking.answer_tokens)
     token_ids: list[int] = field(default_factory=list)  # generated ids fed so far (the context of forced text)
     forced: dict | None = None
+    error: str | None = None  # a request that failed for good (segment backends)
 
     # -- accounting ---------------------------------------------------------------------
     def used(self) -> int:
@@ -162,6 +164,11 @@ class Row:
 
     def finish(self, reason: str) -> None:
         self.phase, self.finish_reason = DONE, reason
+
+    def fail(self, reason: str) -> None:
+        """The row's request failed for good: it ends here, with what it generated and why."""
+        self.finish("error")
+        self.error = reason
 
     def model_closed(self) -> None:
         """The model wrote the end-of-thinking marker itself: its answer follows, unbudgeted."""
@@ -265,6 +272,7 @@ class Row:
             token_entropies=list(token_entropies),
             token_probs=list(token_probs),
             forced=self.forced,
+            error=self.error,
         )
 
 

@@ -3,10 +3,10 @@ servers. Same `ThinkingPolicy` objects as the HF engine, same decisions, differe
 
 Per row, a small state machine: think until the policy's `SegmentPlan` says a decision may
 fall (a trigger word as a stop string, a step end, a token budget) or the model closes
-thinking itself → ask `on_token` → feed, probe, or close thinking → answer. All rows' next
-requests go to the backend together, so a backend can batch them (vLLM) or send them
-concurrently (a server). What follows a policy's answer is `row.py`'s, shared with the HF
-engine.
+thinking itself → ask `on_token` → feed, probe, or close thinking → answer. Each row sends its
+next request as soon as its last one returns, with no barrier between rows: vLLM's engine
+batches whatever is in flight, a server gets them concurrently (`segments.py`). What follows
+a policy's answer is `row.py`'s, shared with the HF engine.
 
 What differs from the HF engine, and is recorded or documented:
 - probes see top-k log-probabilities only, so their entropies are top-k estimates with a
@@ -22,6 +22,8 @@ What differs from the HF engine, and is recorded or documented:
 - a probe's `entropy_at_sampling_temperature` (EAT) is applied to the raw top-k
   log-probabilities the servers return, with the tail's tempered mass estimated
   (`topk_entropy.tempered_topk_logprobs`);
+- a probe's record says how much of its context the backend served from its prefix cache
+  (`prefix_cache`), where the backend reports it;
 - the probability of each token a probe chose (`ProbeResult.chosen_probs`, DEER's official
   confidence) is the backend's sampled-token logprob (`Segment.token_logprobs`); a greedy probe
   without them uses the top-1, a sampled one without them reports none (the probe record says so).
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from ..policy import Probe, ProbeResult, ProbeSpec, SegmentPlan, ThinkingPolicy
 from ..signals.topk_entropy import DEFAULT_ESTIMATOR, tempered_topk_logprobs, topk_entropy, topk_entropy_bounds
 from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, decode, probe_entropy_temperature
-from .segments import Segment, SegmentBackend, SegmentRequest
+from .segments import RequestFailed, Segment, SegmentBackend, SegmentRequest, SegmentStream, open_stream
 
 NO_TOKEN = -1  # `on_token`'s token id when no sampled token is under decision (a budget, a step end)
 TAIL_CHARS = 64  # characters of thinking a policy's `RowView.tail_text()` sees
@@ -84,25 +86,38 @@ class SegmentThinkingLoop:
         return len(self.encode(text))
 
     def run(self, prompts: list[str], settings: DecodeSettings, policy: ThinkingPolicy, row_seeds: list[int]) -> list[tuple[RowResult, str]]:
-        """(accounting, generated text) per prompt."""
+        """(accounting, generated text) per prompt. Each row advances as soon as its own request
+        returns (`segments.py`: the backend's stream; rounds for a batch-only backend): a row at
+        a trigger sends its probe while the others decode. What a row generates does not depend
+        on that order: each request carries the row's own seed for its position in the row."""
         rows = [_Row(i, settings.max_new_tokens, prompt=prompt, prompt_ids=self.encode(prompt), seed=settings.seed + seed)
                 for i, (prompt, seed) in enumerate(zip(prompts, row_seeds))]
-        while True:
-            active = [row for row in rows if row.phase != DONE]
-            pending = []
-            for row in active:
-                request = self._next_request(row, settings, policy)
-                if request is not None:
-                    pending.append((row, request))
-            if not pending:
-                if not any(row.phase != DONE for row in rows):
-                    break
-                continue
-            segments = self.backend.complete([request for _, request in pending])
-            for (row, _), segment in zip(pending, segments):
-                row.requests += 1
-                self._absorb(row, segment, settings, policy)
+        stream = open_stream(self.backend)
+        try:
+            in_flight = sum(self._send_next(stream, row, settings, policy) for row in rows)
+            while in_flight:
+                for index, answer in stream.finished():
+                    row = rows[index]
+                    in_flight -= 1
+                    if isinstance(answer, RequestFailed):
+                        row.fail(answer.reason)
+                        continue
+                    row.requests += 1
+                    self._absorb(row, answer, settings, policy)
+                    in_flight += self._send_next(stream, row, settings, policy)
+        finally:
+            stream.close()
         return [(row.result(), row.thinking + row.answer) for row in rows]
+
+    def _send_next(self, stream: SegmentStream, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> bool:
+        """Submit the row's next request; False when the row is done. A decision taken before any
+        request (a budget already reached) may leave none to send yet: ask again."""
+        while row.phase != DONE:
+            request = self._next_request(row, settings, policy)
+            if request is not None:
+                stream.submit(row.index, request)
+                return True
+        return False
 
     # -- one row ------------------------------------------------------------------------
     @staticmethod
@@ -271,7 +286,11 @@ class SegmentThinkingLoop:
             estimate["temperature"] = temperature  # the tail's tempered mass estimated (topk_entropy.py)
         if chosen is None:
             estimate["chosen_probs"] = "not returned by the backend (a sampled probe)"
-        forced = row.probed(policy, self._view(row), result, settings, self.tokenizer, {"entropy_estimate": estimate})
+        extra = {"entropy_estimate": estimate}
+        if segment.cached_tokens is not None:  # the probe's context served from the prefix cache (issue 29)
+            extra["prefix_cache"] = {"cached_tokens": segment.cached_tokens,
+                                     "prompt_tokens": len(row.prompt_ids) + row.probe_keep + len(row.probe_fed)}
+        forced = row.probed(policy, self._view(row), result, settings, self.tokenizer, extra)
         row.probe, row.probe_text = None, ""
         if forced is not None:
             self._force(row, forced)

@@ -1,5 +1,12 @@
 """What a segment backend is asked and what it answers: the contract between the segment loop
 and vLLM or an OpenAI-compatible server. Backends import this file, never the loop.
+
+Two ways to be driven (issue 29). A backend's `stream()` takes requests one at a time and hands
+back each answer as soon as it is ready, so a row sends its next request (a probe, the
+continuation after it) while the other rows are still decoding: vLLM's continuous batching or
+a server's concurrency then interleaves them, and a probe costs its own few tokens, not a
+round of the whole batch. A backend with only `complete(requests)` (a batch in, a batch out)
+is driven in rounds by `RoundStream`, where every row waits for the slowest of its round.
 """
 
 from __future__ import annotations
@@ -37,6 +44,32 @@ class Segment:
     # Per position, the logprob of the token generated there (the sampled one, not the top-1):
     # vLLM's `logprobs[i][token_ids[i]]`, a server's `logprobs.token_logprobs`; empty: not returned.
     token_logprobs: list[float] = field(default_factory=list)
+    # Prompt tokens the backend served from its prefix cache (vLLM's `num_cached_tokens`, a
+    # server's `usage.prompt_tokens_details.cached_tokens`); None: not reported.
+    cached_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestFailed:
+    """A request that failed for good (its retries spent): its row ends, recorded with the reason."""
+
+    reason: str
+
+
+class SegmentStream(Protocol):
+    """Requests in one at a time, answers out as each is ready: no barrier between rows."""
+
+    def submit(self, key: int, request: SegmentRequest) -> None:
+        """Start a request; `key` comes back with its answer."""
+        ...
+
+    def finished(self) -> list[tuple[int, Segment | RequestFailed]]:
+        """Wait until at least one submitted request is answered; (key, answer) for each that is."""
+        ...
+
+    def close(self) -> None:
+        """Drop the requests still in flight (a run that ends in an error leaves none behind)."""
+        ...
 
 
 class SegmentBackend(Protocol):
@@ -45,3 +78,29 @@ class SegmentBackend(Protocol):
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
         """One segment per request, in order; a backend may batch a call's requests or send them concurrently."""
         ...
+
+
+class RoundStream:
+    """`SegmentStream` over a backend that answers whole batches (`complete`): the requests
+    submitted since the last answer go out together, and all come back together."""
+
+    def __init__(self, backend: SegmentBackend):
+        self.backend = backend
+        self.pending: list[tuple[int, SegmentRequest]] = []
+
+    def submit(self, key: int, request: SegmentRequest) -> None:
+        self.pending.append((key, request))
+
+    def finished(self) -> list[tuple[int, Segment | RequestFailed]]:
+        pending, self.pending = self.pending, []
+        segments = self.backend.complete([request for _, request in pending])
+        return [(key, segment) for (key, _), segment in zip(pending, segments)]
+
+    def close(self) -> None:
+        self.pending = []
+
+
+def open_stream(backend) -> SegmentStream:
+    """The backend's own stream where it has one (vLLM's engine, a server), else rounds."""
+    stream = getattr(backend, "stream", None)
+    return stream() if callable(stream) else RoundStream(backend)

@@ -1,6 +1,7 @@
-"""Segment backend on vLLM's offline engine (`vllm.LLM`): one `generate` call per round for
-all rows, prefix caching on, so every probe and continuation reuses the prompt's and the
-thinking's KV blocks instead of prefilling them again.
+"""Segment backend on vLLM's offline engine (`vllm.LLM`), prefix caching on, so every probe and
+continuation reuses the prompt's and the thinking's KV blocks instead of prefilling them again.
+Rows are streamed request by request into the running engine (`stream.py`), so one row's probe
+joins the batch of the others' decoding instead of waiting for a round to end.
 
 vLLM is imported only in this folder, when `backend=vllm` is asked for; `tensor_parallel_size` is
 passed through as lm-eval's own vllm backend does, `data_parallel_size` starts one engine
@@ -10,10 +11,11 @@ to what is free (`memory.py`).
 
 from __future__ import annotations
 
-from ...loop.segments import Segment, SegmentRequest
+from ...loop.segments import RoundStream, Segment, SegmentRequest
 from .data_parallel import DataParallelLLM
 from .engine import on_cpu, start_engine, vllm_engine_class
 from .memory import free_memory, memory_kwargs
+from .stream import EngineStream
 
 
 def load_vllm(model: str, tokenizer: str | None, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float | None,
@@ -65,26 +67,35 @@ class VLLMBackend:
             logit_bias={token_id: -100.0 for token_id in request.banned_ids} or None,
         )
 
+    @staticmethod
+    def segment(request: SegmentRequest, completion, cached_tokens: int | None = None) -> Segment:
+        """One of vLLM's `CompletionOutput`s as the loop's `Segment`."""
+        matched = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+        finish = "length" if completion.finish_reason == "length" else ("stop" if matched is not None else "eos")
+        tokens = len(completion.token_ids)  # a matched stop string's tokens included
+        top = []
+        for position in completion.logprobs or []:
+            # vLLM returns the top-k plus the sampled token; keep the k best by rank.
+            ranked = sorted(position.values(), key=lambda lp: lp.rank if lp.rank is not None else 1 << 30)
+            top.append(sorted((lp.logprob for lp in ranked[: request.top_logprobs]), reverse=True))
+        texts = [] if not completion.logprobs else [
+            min(position.items(), key=lambda item: item[1].rank or 1 << 30)[1].decoded_token or "" for position in completion.logprobs
+        ]
+        # The sampled token is always in its position's dict (vLLM adds it to the top-k).
+        chosen = [position[token_id].logprob for position, token_id in zip(completion.logprobs or [], completion.token_ids)
+                  if token_id in position]
+        return Segment(completion.text, tokens, finish, matched, top, texts, list(completion.token_ids),
+                       chosen if len(chosen) == len(completion.logprobs or []) else [], cached_tokens)
+
     def complete(self, requests: list[SegmentRequest]) -> list[Segment]:
-        prompts = [self.prompt(r) for r in requests]
-        outputs = self.llm.generate(prompts, [self.sampling_params(r) for r in requests], use_tqdm=False)
-        segments = []
-        for request, output in zip(requests, outputs):
-            completion = output.outputs[0]
-            matched = completion.stop_reason if isinstance(completion.stop_reason, str) else None
-            finish = "length" if completion.finish_reason == "length" else ("stop" if matched is not None else "eos")
-            tokens = len(completion.token_ids)  # a matched stop string's tokens included
-            top = []
-            for position in completion.logprobs or []:
-                # vLLM returns the top-k plus the sampled token; keep the k best by rank.
-                ranked = sorted(position.values(), key=lambda lp: lp.rank if lp.rank is not None else 1 << 30)
-                top.append(sorted((lp.logprob for lp in ranked[: request.top_logprobs]), reverse=True))
-            texts = [] if not completion.logprobs else [
-                min(position.items(), key=lambda item: item[1].rank or 1 << 30)[1].decoded_token or "" for position in completion.logprobs
-            ]
-            # The sampled token is always in its position's dict (vLLM adds it to the top-k).
-            chosen = [position[token_id].logprob for position, token_id in zip(completion.logprobs or [], completion.token_ids)
-                      if token_id in position]
-            segments.append(Segment(completion.text, tokens, finish, matched, top, texts, list(completion.token_ids),
-                                    chosen if len(chosen) == len(completion.logprobs or []) else []))
-        return segments
+        """A batch in one `generate` call (every request waits for the slowest)."""
+        outputs = self.llm.generate([self.prompt(r) for r in requests], [self.sampling_params(r) for r in requests], use_tqdm=False)
+        return [self.segment(request, output.outputs[0], getattr(output, "num_cached_tokens", None))
+                for request, output in zip(requests, outputs)]
+
+    def stream(self):
+        """Request by request on the engine (`stream.py`), where it has vLLM's request-level
+        interface; else (data_parallel_size > 1) rounds of `complete`."""
+        if EngineStream.supported(self.llm):
+            return EngineStream(self)
+        return RoundStream(self)

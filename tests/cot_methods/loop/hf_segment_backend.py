@@ -56,3 +56,50 @@ class HFSegmentBackend:
 
     def complete(self, requests):
         return [self._one(request) for request in requests]
+
+
+class AnyOrderStream:
+    """A `SegmentStream` that answers one in-flight request at a time, picked at random (seeded):
+    rows advance out of step, as on vLLM's engine or a server, in an order no round would give."""
+
+    def __init__(self, backend: HFSegmentBackend, seed: int = 0):
+        import random
+
+        self.backend, self.random = backend, random.Random(seed)
+        self.in_flight = []
+        self.events = []  # ("submit" | "answer", key), in order
+
+    def submit(self, key, request):
+        self.in_flight.append((key, request))
+        self.events.append(("submit", key))
+
+    def finished(self):
+        key, request = self.in_flight.pop(self.random.randrange(len(self.in_flight)))
+        self.events.append(("answer", key))
+        return [(key, self.backend._one(request))]
+
+    def overtaken(self) -> bool:
+        """Whether some row had two requests answered while another row's one request stayed in
+        flight: what a round barrier never allows."""
+        waiting: dict = {}  # key -> answers of other rows since its request was submitted
+        for kind, key in self.events:
+            if kind == "submit":
+                waiting[key] = {}
+                continue
+            waiting.pop(key, None)
+            for other in waiting.values():
+                other[key] = other.get(key, 0) + 1
+                if other[key] >= 2:
+                    return True
+        return False
+
+    def close(self):
+        self.in_flight = []
+
+
+class StreamingHFSegmentBackend(HFSegmentBackend):
+    """The HF segment backend driven request by request (`stream`), in any order."""
+
+    def stream(self):
+        self.last_stream = AnyOrderStream(self)
+        return self.last_stream

@@ -4,7 +4,7 @@ same decisions at the same positions and writes the same ids, forced text includ
 loops tokenise it in context, row.py); with top-k logprobs the entropy bracket holds."""
 
 import pytest
-from hf_segment_backend import HFSegmentBackend
+from hf_segment_backend import HFSegmentBackend, StreamingHFSegmentBackend
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from cotbench.cot_methods.loop.hf_engine import ThinkingEngine
@@ -62,15 +62,16 @@ def policies(tokenizer):
     }
 
 
-def run_both(testbed, policy, top_k):
+def run_both(testbed, policy, top_k, backend_class=HFSegmentBackend):
     model, tokenizer, prompts = testbed
     engine = ThinkingEngine(model, tokenizer)
     decode = DecodeSettings(max_new_tokens=MAX_NEW, eos_token_ids=frozenset({tokenizer.eos_token_id}), answer_budget=ANSWER_BUDGET,
                             stop_strings=("Question:",))
     hf = engine.run([tokenizer.encode(p, add_special_tokens=False) for p in prompts], decode, policy, row_seeds=list(range(len(prompts))))
-    loop = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer, top_k)
+    backend = backend_class(model, tokenizer)
+    loop = SegmentThinkingLoop(backend, tokenizer, top_k)
     segment = loop.run(prompts, decode, policy, list(range(len(prompts))))
-    return [(r, engine.decode(r.token_ids)) for r in hf], segment
+    return [(r, engine.decode(r.token_ids)) for r in hf], segment, backend
 
 
 @pytest.mark.parametrize("name", ["vanilla", "budget", "nowait", "entrocut", "deer", "dynasor", "eat", "deer_paper", "dynasor_paper",
@@ -78,21 +79,37 @@ def run_both(testbed, policy, top_k):
 def test_same_decisions_and_text_as_the_hf_engine(testbed, name):
     _, tokenizer, _ = testbed
     policy = policies(tokenizer)[name]
-    hf, segment = run_both(testbed, policy, top_k=len(tokenizer))  # the full distribution: exact entropies
-    for (hf_result, hf_text), (seg_result, seg_text) in zip(hf, segment):
+    hf, segment, _ = run_both(testbed, policy, top_k=len(tokenizer))  # the full distribution: exact entropies
+    assert_same_rows(hf, segment)
+    if name in ("budget", "entrocut", "deer", "nowait", "budget_paper", "dynasor_paper"):
+        assert any(r.closed_by == "method" for r, _ in hf) or name == "nowait"
+
+
+@pytest.mark.parametrize("name", ["entrocut", "deer_paper", "dynasor_paper"])
+def test_rows_that_advance_out_of_step_make_the_same_rows(testbed, name):
+    """No barrier between rows (issue 29): a row sends its next request (probe, continuation) as
+    soon as its last returns, and the backend answers in any order; every row still decides and
+    writes what the HF engine does, because each request carries its row's own seed."""
+    _, tokenizer, _ = testbed
+    hf, segment, backend = run_both(testbed, policies(tokenizer)[name], len(tokenizer), StreamingHFSegmentBackend)
+    assert backend.last_stream.overtaken()  # some row went two requests ahead of a row still waiting
+    assert_same_rows(hf, segment)
+    assert any(r.probes for r, _ in segment)
+
+
+def assert_same_rows(hf, segment):
+    for (hf_result, hf_text), (seg_result, seg_text) in zip(hf, segment, strict=True):
         assert seg_result.closed_by == hf_result.closed_by and seg_result.cut_position == hf_result.cut_position
         assert [p["decision"] for p in seg_result.probes] == [p["decision"] for p in hf_result.probes]
         assert [p["position"] for p in seg_result.probes] == [p["position"] for p in hf_result.probes]
         assert seg_result.token_ids == hf_result.token_ids and seg_result.kinds == hf_result.kinds
         assert seg_text == hf_text and seg_result.forced == hf_result.forced
-    if name in ("budget", "entrocut", "deer", "nowait", "budget_paper", "dynasor_paper"):
-        assert any(r.closed_by == "method" for r, _ in hf) or name == "nowait"
 
 
 def test_top_k_estimates_bracket_the_engine_entropies(testbed):
     _, tokenizer, _ = testbed
     policy = policies(tokenizer)["entrocut"]
-    hf, segment = run_both(testbed, policy, top_k=3)
+    hf, segment, _ = run_both(testbed, policy, top_k=3)
     checked = 0
     for (hf_result, _), (seg_result, _) in zip(hf, segment):
         for hf_probe, seg_probe in zip(hf_result.probes, seg_result.probes):
