@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from ..policy import Probe, ProbeResult, ProbeSpec, ThinkingPolicy
-from ..signals.entropy import LOG_BASES, entropy_from_logits, max_probability
+from ..signals.entropy import LOG_BASES, entropy_from_probabilities
 from .row import ANSWER, DONE, THINKING, DecodeSettings, Forced, Row, RowResult, probe_entropy_temperature
 
 # Tokens decoded to look for stop strings / the end-of-thinking marker at each step; a stop
@@ -362,15 +362,17 @@ class ThinkingEngine:
     def _step_probe(self, row: _Row, logits: torch.Tensor, batch: _Batch) -> None:
         """One probe token: measured and chosen, then fed; at the probe's end the probe is discarded."""
         spec, settings = row.probe_spec, batch.settings
-        measured = logits
+        # One softmax of the raw scores serves the entropy, the max-probability and the chosen
+        # token's (DEER's official confidence); a second only when the entropy is read at a fixed
+        # temperature (EAT's official code reads T-scaled scores).
+        probabilities = torch.softmax(logits.float(), dim=-1)
         temperature = probe_entropy_temperature(spec, settings)
-        if temperature:
-            measured = logits.float() / temperature  # EAT's official code reads T-scaled scores
-        row.probe_entropies.append(float(entropy_from_logits(measured, settings.entropy_unit)))
-        row.probe_max_probs.append(float(max_probability(measured)))
+        measured = torch.softmax(logits.float() / temperature, dim=-1) if temperature else probabilities
+        row.probe_entropies.append(float(entropy_from_probabilities(measured, settings.entropy_unit)))
+        row.probe_max_probs.append(float(measured.amax(dim=-1)))
         token = self._probe_token(row, logits, settings)
         row.probe_ids.append(token)
-        row.probe_chosen_probs.append(float(torch.softmax(logits.float(), dim=-1)[token]))
+        row.probe_chosen_probs.append(float(probabilities[token]))
         text = self.decode(row.probe_ids)
         if len(row.probe_ids) >= spec.max_tokens or token in settings.eos_token_ids or any(s in text for s in spec.stop_texts):
             self._end_probe(row, text, batch)

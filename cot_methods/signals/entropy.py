@@ -15,9 +15,9 @@ LOG_BASES = {"nats": 1.0, "bits": math.log(2.0)}
 
 def entropy_from_logits(logits: torch.Tensor, unit: str = "nats") -> torch.Tensor:
     """Entropy of softmax(logits) over the last dimension."""
-    probabilities = torch.softmax(logits.float(), dim=-1)
+    return entropy_from_probabilities(torch.softmax(logits.float(), dim=-1), unit)
+
+
+def entropy_from_probabilities(probabilities: torch.Tensor, unit: str = "nats") -> torch.Tensor:
+    """-Σ p log p over the last dimension (for a caller that needs the probabilities too)."""
     return torch.special.entr(probabilities).sum(dim=-1) / LOG_BASES[unit]
-
-
-def max_probability(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits.float(), dim=-1).amax(dim=-1)
