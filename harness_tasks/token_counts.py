@@ -3,8 +3,8 @@
 A plain `--model hf`, `vllm` or `local-chat-completions` run returns text only. We count it with
 the model's tokenizer, named the way lm-eval's own tasks find one in the model arguments it passes
 them as metadata (`tokenizer`, then `pretrained`, then `model`: lm-eval's RULER tasks,
-`lm_eval/tasks/ruler/common_utils.py`). The split follows the adapters' accounting
-(`cot_methods/adapter/base.py`): the thinking runs up to and including the last end-of-thinking
+`lm_eval/tasks/ruler/common_utils.py`). The split is the grader's (`cotbench/thinking.py`, as the adapters' accounting in
+`cot_methods/adapter/base.py`): the thinking runs up to and including the last end-of-thinking
 marker, the answer is the rest; without a marker everything is thinking if the model's chat template
 knows the marker (a trace cut by the length limit), else everything is answer. These are counts of
 the decoded text re-encoded, not of the ids the model sampled, so the record says so
@@ -17,6 +17,7 @@ import functools
 import logging
 
 from cotbench.record import GenerationRecord
+from cotbench.thinking import split_thinking
 
 # Model-argument keys that name a tokenizer, in lm-eval's order of preference.
 TOKENIZER_KEYS = ("tokenizer", "pretrained", "model")
@@ -51,8 +52,9 @@ def counted(record: GenerationRecord, text: str, name: str | None, think_end: st
     if tokenizer is None:
         return record
     total = encoded_length(tokenizer, text)
-    if think_end and think_end in text:
-        thinking = encoded_length(tokenizer, text[: text.rindex(think_end) + len(think_end)])
+    before, _answer, closed = split_thinking(text, think_end)  # the grader's split (cotbench/thinking.py)
+    if closed:
+        thinking = encoded_length(tokenizer, before + think_end)  # the marker counts as thinking
     else:
         thinking = total if think_end in str(getattr(tokenizer, "chat_template", None) or "") else 0
     thinking = min(thinking, total)  # a merge across the cut can make the prefix one token longer
