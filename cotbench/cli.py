@@ -33,7 +33,8 @@ repetition penalty, max_gen_toks, --limit) are not compared: one line names the 
 both values, exit 2. --allow-mismatch compares them anyway and shows the differences.
   testbed      verify: check the shipped cot_arith model (pretrained=arith-testbed) against its pinned sha256;
                build [--output DIR] [--seed N] [--steps N]: train it again (~13 min), for changes to its traces
-  build-sft    TRACES... -o OUT.jsonl [--model M] [--skip-ratio 0.8]: compressed-CoT SFT data ([SKIP]) for TRL
+  build-sft    TRACES... -o OUT.jsonl [--model M] [--chat-model M] [--skip-ratio 0.8] [--step-split text|token]
+               [--answer regenerate|copy] [--max-tokens 4096]: compressed-CoT SFT data ([SKIP]) for TRL
 """
 
 
@@ -179,22 +180,33 @@ def build_sft_command(argv: list[str]) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from cotbench.cot_methods.backends.model_loading import resolve_pretrained
-    from cotbench.cot_methods.signals.steps import STEP_SCORES
-    from cotbench.cot_methods.training.sft_data import build_sft_dataset
+    from cotbench.cot_methods.signals.steps import DEFAULT_STEP_SPLIT, STEP_SCORES, STEP_SPLITS
+    from cotbench.cot_methods.training.sft_data import MAX_SFT_TOKENS, build_sft_dataset
 
     parser = _Parser(prog="cotbench build-sft")
     parser.add_argument("inputs", nargs="+", help="lm-eval samples_*.jsonl files or JSONL with problem/response")
     parser.add_argument("--model", default="smollm2-135m", help="scoring model (hub id, folder or smollm2-135m)")
+    parser.add_argument("--chat-model", default=None, help="the model to fine-tune: its chat template renders the prompts (default: --model)")
     parser.add_argument("--skip-ratio", type=float, default=0.8)
     parser.add_argument("--score", choices=STEP_SCORES, default="mean")
+    parser.add_argument("--step-split", choices=STEP_SPLITS, default=DEFAULT_STEP_SPLIT,
+                        help="text: every blank line; token: the released code's rule (signals/steps.py)")
+    parser.add_argument("--answer", choices=("regenerate", "copy"), default="regenerate",
+                        help="regenerate the answer after the compressed thinking (the paper's) or copy the trace's")
+    parser.add_argument("--max-tokens", type=int, default=MAX_SFT_TOKENS,
+                        help=f"drop longer examples (default {MAX_SFT_TOKENS}, the paper's filter; 0: keep all)")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
     if not 0 <= args.skip_ratio <= 1:
         raise CotbenchError(f"--skip-ratio={args.skip_ratio}: expected a ratio in [0, 1]")
+    if args.max_tokens < 0:
+        raise CotbenchError(f"--max-tokens={args.max_tokens}: expected a positive number of tokens, or 0 to keep every example")
     path = resolve_pretrained(args.model, None)
     tokenizer = AutoTokenizer.from_pretrained(path)
+    chat_tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(args.chat_model, None)) if args.chat_model else None
     model = AutoModelForCausalLM.from_pretrained(path).eval()
-    count = build_sft_dataset(model, tokenizer, args.inputs, args.output, args.skip_ratio, args.score)
+    count = build_sft_dataset(model, tokenizer, args.inputs, args.output, args.skip_ratio, args.score, answer=args.answer,
+                              max_tokens=args.max_tokens or None, step_split=args.step_split, chat_tokenizer=chat_tokenizer)
     print(f"{count} SFT examples written to {args.output}")
     return 0
 

@@ -211,3 +211,34 @@ def test_sft_trainer_trains_on_the_compressed_thinking(family, tmp_path):
     assert prompt == tok.apply_chat_template([{"role": "user", "content": "What is 2+3?"}], tokenize=False, add_generation_prompt=True)
     if tok.bos_token_id is not None:
         assert ids.count(tok.bos_token_id) == 1
+
+
+def test_build_sft_cli_takes_the_split_the_answer_rule_the_filter_and_the_model_to_fine_tune(smollm2_path, arith_testbed, tmp_path):
+    """`cotbench build-sft` exposes the builder's options: the prompt is rendered with the chat
+    template of the model to be fine-tuned (here the testbed's, which opens <think>), not the
+    scoring model's; a bad --max-tokens is one line."""
+    import subprocess
+    import sys
+
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(json.dumps({"problem": "What is 2+3?", "response": RESPONSE}) + "\n")
+    out = tmp_path / "sft.jsonl"
+
+    def build(*extra):
+        return subprocess.run([sys.executable, "-m", "cotbench.cli", "build-sft", str(traces), "--model", smollm2_path, "-o", str(out), *extra],
+                              capture_output=True, text=True, timeout=600)
+
+    def example(*extra):
+        proc = build("--chat-model", arith_testbed, "--answer", "copy", "--max-tokens", "0", *extra)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        [row] = [json.loads(line) for line in out.open()]
+        return row
+
+    by_text, by_token = example(), example("--step-split", "token")
+    assert "<|user|>" in by_text["prompt"] and "<|im_start|>" not in by_text["prompt"]  # the testbed's template, not SmolLM2's
+    assert "[SKIP]" in by_text["completion"] and by_text["completion"].endswith("The answer is \\boxed{5}.")
+    # The released code's rule splits only at a token that is exactly "\n\n"; SmolLM2 writes a blank
+    # line as two "\n" tokens, so this trace is one step and nothing is skipped.
+    assert "[SKIP]" not in by_token["completion"]
+    bad = build("--max-tokens", "-5")
+    assert bad.returncode == 2 and "--max-tokens=-5: expected a positive number of tokens" in bad.stderr and "Traceback" not in bad.stderr
