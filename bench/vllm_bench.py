@@ -97,7 +97,9 @@ def start_server(python: str, model: str, dtype: str, enforce_eager: bool) -> tu
                "--port", str(port), "--dtype", dtype, "--max-model-len", "2048", "--enable-prefix-caching", "--enable-prompt-tokens-details",
                "--max-logprobs", "20", *(["--enforce-eager"] if enforce_eager else [])]
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-bench-server-{port}.log", "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    # vLLM's CPU build reserves gpu_memory_utilization of the node's memory unless told the KV cache's size.
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "4")}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}/v1"
     failure = wait_until_serving(base, process, 1200)
     if failure:
@@ -165,6 +167,8 @@ def main():
     lines.append(f"\nvanilla through the segment loop / direct generate, tok/s: "
                  f"{tokens(outputs['vanilla']) / wall['vanilla'] / (outputs['direct'][1] / wall['direct']):.3f} (target >= 0.95); "
                  f"same texts as direct: {same}")
+    print("\n".join(lines), flush=True)
+    lines = []
     if not args.no_server:
         llm.llm_engine.engine_core.shutdown()  # one engine at a time on the host
         process, base = start_server(sys.executable, model, args.dtype, args.enforce_eager)
