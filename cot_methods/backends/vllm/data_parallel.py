@@ -70,7 +70,7 @@ def _worker(connection, env: dict, load_kwargs: dict, start) -> None:
             prompts, params = message
             try:
                 outputs = llm.generate(prompts, params, use_tqdm=False)
-                connection.send(("ok", [output.outputs[0] for output in outputs]))
+                connection.send(("ok", [(output.outputs[0], getattr(output, "num_cached_tokens", None)) for output in outputs]))
             except Exception as error:
                 connection.send(("error", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
     finally:
@@ -161,8 +161,8 @@ class DataParallelLLM:
             status, detail = self._receive(rank)
             if status != "ok":
                 raise CotbenchError(f"data_parallel_size={self.size}: engine {rank} failed: {detail}")
-            for i, completion in zip(indices, detail):
-                outputs[i] = SimpleNamespace(outputs=[completion])
+            for i, (completion, cached_tokens) in zip(indices, detail):
+                outputs[i] = SimpleNamespace(outputs=[completion], num_cached_tokens=cached_tokens)
         return outputs
 
     def close(self) -> None:

@@ -91,7 +91,10 @@ def _eval(model: str, data_parallel_size: int, out: Path) -> list[dict]:
 
 
 def _content(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in ("batch_wall_s",)}
+    """A record without what depends on the engines' state rather than the content: wall time and
+    each probe's prefix-cache hits (which engine served the row before, and what it still holds)."""
+    probes = [{k: v for k, v in probe.items() if k != "prefix_cache"} for probe in record.get("probes", [])]
+    return {**{k: v for k, v in record.items() if k != "batch_wall_s"}, "probes": probes}
 
 
 def _same(a, b) -> bool:
