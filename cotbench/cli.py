@@ -24,7 +24,8 @@ commands:
                --repeats N runs each cot_* task N times per problem (tasks cot_X_kN: avg@N, pass@k, maj@N)
   methods      list the registered cotbench-<method> adapters
   report       RUN_DIR [--baseline RUN_DIR] [--allow-mismatch] -o OUT: Markdown, HTML, JSON, CSV and plots
-  leaderboard  RUN_DIR... [--allow-mismatch] -o DIR: LEADERBOARD.md, a sortable index.html and leaderboard.json
+  leaderboard  RUN_DIR... [--allow-mismatch] [--baseline RUN_DIR] -o DIR: LEADERBOARD.md, a sortable index.html and
+               leaderboard.json (--baseline: every run against that one, e.g. trained checkpoints against their base)
   compare      BASELINE NEW [--max-acc-drop PTS] [--max-token-increase PCT] [--alpha A] [--allow-mismatch]:
                exit 0 ok, 1 regression, 2 bad input or runs made differently
 
@@ -32,7 +33,8 @@ Runs made differently (model, task version, temperature, top_p, top_k, min_p, pr
 repetition penalty, max_gen_toks, --limit) are not compared: one line names the setting and
 both values, exit 2. --allow-mismatch compares them anyway and shows the differences.
   testbed      verify: check the shipped cot_arith model (pretrained=arith-testbed) against its pinned sha256;
-               build [--output DIR] [--seed N] [--steps N]: train it again (~13 min), for changes to its traces
+               build [--output DIR] [--seed N] [--steps N]: train it again (~20 min), for changes to its traces;
+               train --recipe skip-sft|skip-grpo|entra-grpo -o DIR [--base DIR] [--size full|mini]: a trained checkpoint
   build-sft    TRACES... -o OUT.jsonl [--model M] [--chat-model M] [--skip-ratio 0.8] [--step-split text|token]
                [--answer regenerate|copy] [--max-tokens 4096]: compressed-CoT SFT data ([SKIP]) for TRL
 """
@@ -76,9 +78,11 @@ def leaderboard_command(argv: list[str]) -> int:
     parser = _Parser(prog="cotbench leaderboard")
     parser.add_argument("run_dirs", nargs="+")
     parser.add_argument("--allow-mismatch", action="store_true", help=MISMATCH_HELP)
+    parser.add_argument("--baseline", default=None, help="compare every run with this run (trained checkpoints with their base model; "
+                        "the model difference is shown, not refused)")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    out = build_leaderboard(args.run_dirs, args.output, args.allow_mismatch)
+    out = build_leaderboard(args.run_dirs, args.output, args.allow_mismatch, args.baseline)
     print(f"leaderboard written to {out}/LEADERBOARD.md, {out}/index.html and {out}/leaderboard.json")
     return 0
 
@@ -217,8 +221,10 @@ def testbed_command(argv: list[str]) -> int:
     from cotbench.cot_methods.testbed.build import SUMMARY_FILE, TestbedConfig, build_testbed, default_testbed_dir
     from cotbench.cot_methods.testbed.shipped import SHIPPED_DIR, SHIPPED_SHA256, resolve_testbed
 
-    if not argv or argv[0] not in ("build", "verify"):
-        raise CotbenchError(f"cotbench testbed: expected the subcommand 'build' or 'verify', got {argv[0] if argv else 'nothing'!r}")
+    if not argv or argv[0] not in ("build", "verify", "train"):
+        raise CotbenchError(f"cotbench testbed: expected the subcommand 'build', 'verify' or 'train', got {argv[0] if argv else 'nothing'!r}")
+    if argv[0] == "train":
+        return testbed_train_command(argv[1:])
     if argv[0] == "verify":
         _Parser(prog="cotbench testbed verify").parse_args(argv[1:])
         folder = resolve_testbed("arith-testbed")
@@ -239,6 +245,30 @@ def testbed_command(argv: list[str]) -> int:
     sha = json.loads((folder / SUMMARY_FILE).read_text())["sha256"]
     same = "the same as" if sha == SHIPPED_SHA256 else "not"
     print(f"sha256 {sha}: {same} the shipped testbed ({SHIPPED_SHA256}, {SHIPPED_DIR}); load it with pretrained={folder}", file=sys.stderr)
+    print(folder)
+    return 0
+
+
+def testbed_train_command(argv: list[str]) -> int:
+    from cotbench.cot_methods.training.recipes import RECIPES, SIZES, RecipeArgs, run_recipe
+
+    defaults = RecipeArgs(recipe="", output="")
+    parser = _Parser(prog="cotbench testbed train", description="train a step-entropy or ENTRA checkpoint from the testbed model")
+    parser.add_argument("--recipe", required=True, help=" | ".join(RECIPES))
+    parser.add_argument("-o", "--output", required=True, help="the checkpoint folder to write (its data go to FOLDER.data/)")
+    parser.add_argument("--base", default=None, help="the model to start from (default arith-testbed; skip-grpo: a skip-sft checkpoint)")
+    parser.add_argument("--size", default=defaults.size, help=f"{' | '.join(SIZES)} (mini: CI's miniature)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the size's)")
+    parser.add_argument("--skip-ratio", type=float, default=defaults.skip_ratio, help="skip-sft: κ, the share of steps replaced by [SKIP]")
+    parser.add_argument("--skip-penalty", default=defaults.skip_penalty, help="skip-grpo: code (−2) | paper (−1) above 100 [SKIP]")
+    parser.add_argument("--top-fraction", type=float, default=defaults.top_fraction, help="entra-grpo: τ, the most important share left out")
+    parser.add_argument("--bie-lambda", type=float, default=defaults.bie_lambda, help="entra-grpo: λ of the importance")
+    args = parser.parse_args(argv)
+    recipe = RecipeArgs(recipe=args.recipe, output=args.output, base=args.base, size=args.size, seed=args.seed, steps=args.steps,
+                        skip_ratio=args.skip_ratio, skip_penalty=args.skip_penalty, top_fraction=args.top_fraction, bie_lambda=args.bie_lambda)
+    recipe.validate()
+    folder = run_recipe(recipe, log=lambda message: print(message, file=sys.stderr))
     print(folder)
     return 0
 

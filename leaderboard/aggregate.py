@@ -10,6 +10,11 @@ order; deterministic whatever the order of the run folders on the command line):
 Each row names the baseline it used and how many candidates there were. A method run with no
 baseline made alike is refused (one line, exit 2) unless `allow_mismatch`, which compares it
 with the baseline the rule picks and puts the differing settings in the row's `mismatch`.
+
+`baseline=RUN_DIR` replaces the rule: every run is compared with that one run, as trained
+checkpoints are with the model they were trained from (`cotbench testbed train`). There the
+model differs by design, so that difference is shown in the row's `mismatch`, not refused; any
+other difference (decoding, limit, task version) is refused unless `allow_mismatch`.
 """
 
 from __future__ import annotations
@@ -31,11 +36,29 @@ def choose_baseline(run: Run, task: str, candidates: list[Run]) -> tuple[Run | N
     return ranked[0], setting_mismatches(run, ranked[0], task)
 
 
-def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[dict]:
+def fixed_baseline(run: Run, task: str, baseline: Run, allow_mismatch: bool) -> tuple[Run | None, list[str]]:
+    """(`baseline` for `run` on `task`, its mismatches): the model may differ (shown); another
+    setting that differs is one error line unless `allow_mismatch`."""
+    if task not in baseline.tasks:
+        return None, []
+    if baseline.path == run.path:
+        return run, []
+    mismatches = setting_mismatches(run, baseline, task)
+    other = [m for m in mismatches if not m.startswith("model ")]
+    if other and not allow_mismatch:
+        raise CotbenchError(f"{run.path} on {task}: the baseline {baseline.path} was run differently: {'; '.join(other)} "
+                            "(rerun it alike, or pass --allow-mismatch)")
+    return baseline, mismatches
+
+
+def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False, baseline_dir: str | None = None) -> list[dict]:
     runs: list[Run] = [load_run(d) for d in run_dirs]
     if not runs:
         raise CotbenchError("no run directories given")
     vanilla = [r for r in runs if r.method == BASELINE_METHOD]
+    fixed = load_run(baseline_dir) if baseline_dir else None
+    if fixed is not None and all(r.path != fixed.path for r in runs):
+        runs.append(fixed)
     rows = []
     for run in runs:
         for task, samples in sorted(run.tasks.items()):
@@ -46,18 +69,24 @@ def leaderboard_rows(run_dirs: list[str], allow_mismatch: bool = False) -> list[
                 "mean_total_tokens": s.get("mean_total_tokens"), "mean_thinking_tokens": s.get("mean_thinking_tokens"), "mean_generated_tokens": s.get("mean_generated_tokens"),
                 "overthinking_share": s.get("overthinking_share"), "thinkbench_token_efficiency": s.get("thinkbench_token_efficiency"),
                 "underthinking_score": s.get("underthinking_score"), "ockscore": s.get("ockscore"),
+                "skip_output_share": s.get("skip_output_share"), "mean_skip_ratio": s.get("mean_skip_ratio"),
+                "mean_redundancy_score": s.get("mean_redundancy_score"),
                 "token_reduction": None, "token_reduction_ci": None, "thinking_token_reduction": None, "thinking_token_reduction_ci": None,
                 "generated_token_reduction": None, "generated_token_reduction_ci": None, "accuracy_delta_pp": None, "accuracy_delta_ci": None,
                 "relative_accuracy_delta_pct": None, "epr": None, "epr_label": "no baseline", "epr_relative": None,
                 "epr_relative_label": None, "ce": None, "p_value": None, "paired_test": None, "baseline_run": None, "baseline_candidates": 0, "mismatch": None,
                 "run": str(run.path),
             }
-            base, mismatches = choose_baseline(run, task, vanilla)
-            row["baseline_candidates"] = sum(1 for c in vanilla if c.model == run.model and task in c.tasks)
+            if fixed is not None:
+                base, mismatches = fixed_baseline(run, task, fixed, allow_mismatch)
+                row["baseline_candidates"] = 1
+            else:
+                base, mismatches = choose_baseline(run, task, vanilla)
+                row["baseline_candidates"] = sum(1 for c in vanilla if c.model == run.model and task in c.tasks)
             if base is run:
                 row["epr_label"], row["baseline_run"] = "baseline", str(run.path)
             elif base is not None:
-                if mismatches and not allow_mismatch:
+                if mismatches and not allow_mismatch and fixed is None:
                     raise CotbenchError(f"{run.path} on {task}: no {BASELINE_METHOD} run of {run.model!r} made alike; the nearest differs in "
                                         f"{'; '.join(mismatches)} (rerun the baseline alike, or pass --allow-mismatch)")
                 row["baseline_run"], row["mismatch"] = str(base.path), "; ".join(mismatches) or None

@@ -18,7 +18,8 @@ each with these keys (null where a value does not apply):
   AIME / AMC problem bands; [] for other benchmarks: a list of objects with difficulty, samples,
   accuracy, mean_total_tokens, token_reduction, token_reduction_ci, accuracy_delta_pp,
   accuracy_delta_ci, against the same baseline's samples of that group), overthinking_share,
-  thinkbench_token_efficiency, underthinking_score (math tasks; docs/METHODS.md), ockscore (OckBench).
+  thinkbench_token_efficiency, underthinking_score (math tasks; docs/METHODS.md), ockscore (OckBench),
+  skip_output_share, mean_skip_ratio (cotbench-skip records), mean_redundancy_score (cotbench-entra analysis=true).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ COLUMNS = [
     ("accuracy_delta_pp", "Δacc pp"), ("epr", "EPR (cotbench)"), ("epr_relative", "EPR rel (cotbench)"), ("ce", "Ce (cotbench)"),
     ("samples", "n"), ("repeats", "k"), ("pass_at_k", "pass@k %"), ("maj_at_k", "maj@k %"), ("overthinking_share", "overthinking %"),
     ("thinkbench_token_efficiency", "token efficiency (ThinkBench)"), ("underthinking_score", "underthinking (ThinkBench)"), ("ockscore", "OckScore"),
+    ("skip_output_share", "[SKIP] outputs %"), ("mean_skip_ratio", "skip ratio"), ("mean_redundancy_score", "redundancy score (ENTRA)"),
     ("baseline_run", "baseline"), ("mismatch", "⚠ mismatch"),
 ]
 # The per-difficulty table: one line per row and difficulty group.
@@ -49,7 +51,7 @@ DIFFICULTY_COLUMNS = [
     ("model", "model"), ("method", "method"), ("setting", "setting"), ("benchmark", "benchmark"), ("difficulty", "difficulty"), ("samples", "n"),
     ("accuracy", "accuracy %"), ("mean_total_tokens", "mean tokens"), ("token_reduction", "token reduction %"), ("accuracy_delta_pp", "Δacc pp"),
 ]
-PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k", "overthinking_share"}
+PERCENT = {"accuracy", "acc_closed", "pass_at_k", "maj_at_k", "overthinking_share", "skip_output_share"}
 REDUCTIONS = {"token_reduction", "thinking_token_reduction"}
 EPR_ORDER = {"dominates": 1e9, "lossless": 1e8}
 
@@ -72,7 +74,7 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
     if key == "accuracy_delta_pp":
         ci = row.get("accuracy_delta_ci")
         return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""), f"{value}"
-    if key in ("ce", "thinkbench_token_efficiency", "underthinking_score"):
+    if key in ("ce", "thinkbench_token_efficiency", "underthinking_score", "mean_skip_ratio", "mean_redundancy_score"):
         return f"{value:.3f}", f"{value}"
     if key == "ockscore" or key.startswith("mean_"):
         return f"{value:.1f}", f"{value}"
@@ -121,8 +123,8 @@ def render_markdown(rows: list[dict], charts) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_leaderboard(run_dirs: list[str], out_dir: str, allow_mismatch: bool = False) -> Path:
-    rows = leaderboard_rows(run_dirs, allow_mismatch)
+def build_leaderboard(run_dirs: list[str], out_dir: str, allow_mismatch: bool = False, baseline_dir: str | None = None) -> Path:
+    rows = leaderboard_rows(run_dirs, allow_mismatch, baseline_dir)
     rows.sort(key=lambda r: (r["benchmark"], r["model"], -r["accuracy"], r["method"], r["setting"], r["run"]))
     with atomic_directory(out_dir) as staging:
         charts = []

@@ -99,6 +99,7 @@ def summarize(samples: list[Sample]) -> dict:
         out["wall_s"] = wall
         out["tokens_per_s"] = sum(g.total_tokens for g in timed) / wall if wall else None
     out.update(overthinking_views(generations))
+    out.update(trained_method_views(generations))
     if "mean_total_tokens" in out:
         out["ockscore"] = ockscore(out["accuracy"], out["mean_total_tokens"])
     out["token_sources"] = sorted({token_source(g) for g in generations})
@@ -134,6 +135,24 @@ def overthinking_views(generations) -> dict:
             (1.0 - (g.overthinking_share or 0.0)) if g.correct else 0.0 for g in graded),
         "underthinking_score": statistics.fmean(g.overthinking_share or 0.0 for g in wrong) if wrong else None,
     }
+
+
+def trained_method_views(generations) -> dict:
+    """What the trained seeds change besides length, from the method fields their adapters record
+    ({} when a run's records lack them):
+    - skip_output_share: the share of generations that write at least one [SKIP], and
+      mean_skip_ratio: [SKIP] / ("\\n\\n" + [SKIP]) in the thinking, the official GRPO reward's
+      ratio (cotbench-skip; arXiv 2508.03346);
+    - mean_redundancy_score: ENTRA's normalised entropy of the low-importance tokens (arXiv
+      2601.07123; cotbench-entra with analysis=true): lower = more redundant."""
+    out = {}
+    fields = [g.method_fields for g in generations]
+    if fields and all(isinstance(f.get("skip_steps"), int) for f in fields):
+        out["skip_output_share"] = statistics.fmean(f["skip_steps"] > 0 for f in fields)
+        out["mean_skip_ratio"] = statistics.fmean(f["skip_ratio"] for f in fields)
+    if fields and all(isinstance(f.get("redundancy_score"), (int, float)) for f in fields):
+        out["mean_redundancy_score"] = statistics.fmean(f["redundancy_score"] for f in fields)
+    return out
 
 
 # OckScore's constants (OckBench/OckBench @ b72752a, src/core/scoring.py: "changing either breaks the

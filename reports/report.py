@@ -115,6 +115,7 @@ def table_rows(summary: dict, mismatches: dict[str, list[str]] | None = None) ->
         if s.get("failed_generations"):  # requests that failed for good: graded request_failed (wrong)
             row["failed requests"] = s["failed_generations"]
         row.update(overthinking_cells(s))
+        row.update(trained_method_cells(s))
         if "probe_entropy_auroc" in s:
             row["probe entropy AUROC"] = f"{s['probe_entropy_auroc']:.3f} (n={s['graded_probes']})"
         v = s.get("versus_baseline")
@@ -147,6 +148,17 @@ def overthinking_cells(s: dict) -> dict:
         cells["underthinking (ThinkBench)"] = _fmt(under) if under is not None else "–"
     if "ockscore" in s:
         cells["OckScore"] = _fmt(s["ockscore"], 2)
+    return cells
+
+
+def trained_method_cells(s: dict) -> dict:
+    """The [SKIP] rate and ENTRA's redundancy score, where the records carry them."""
+    cells = {}
+    if "skip_output_share" in s:
+        cells["[SKIP] outputs %"] = _fmt(100 * s["skip_output_share"], 1)
+        cells["skip ratio"] = _fmt(s["mean_skip_ratio"])
+    if "mean_redundancy_score" in s:
+        cells["redundancy score (ENTRA)"] = _fmt(s["mean_redundancy_score"])
     return cells
 
 

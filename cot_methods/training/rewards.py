@@ -98,11 +98,15 @@ class EntraReward:
     prompt is rendered as the trainer rendered it."""
 
     def __init__(self, model, tokenizer, weight: float = ENTRA_WEIGHT, bie_lambda: float | None = None, reading: str = "type_entropy",
-                 think_end: str = DEFAULT_THINK_END, chat_template_kwargs: dict | None = None):
-        from ..signals.bie import DEFAULT_LAMBDA
+                 think_end: str = DEFAULT_THINK_END, chat_template_kwargs: dict | None = None, top_fraction: float | None = None):
+        from ..signals.bie import DEFAULT_LAMBDA, DEFAULT_TOP_FRACTION
 
         self.model, self.tokenizer, self.weight, self.reading, self.think_end = model, tokenizer, weight, reading, think_end
         self.bie_lambda = DEFAULT_LAMBDA if bie_lambda is None else bie_lambda
+        # τ: the most important share kept out of the entropy (the seed's 20 %; its ablation 10-30 %)
+        self.top_fraction = DEFAULT_TOP_FRACTION if top_fraction is None else top_fraction
+        if not 0 <= self.top_fraction < 1:
+            raise ValueError(f"top_fraction={self.top_fraction!r}: expected a fraction in [0, 1)")
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.__name__ = "entra_reward"
 
@@ -120,5 +124,17 @@ class EntraReward:
                 rewards.append(correct)
                 continue
             bie = bidirectional_importance(self.model, prompt_ids, ids, self.bie_lambda)
-            rewards.append(correct + self.weight * redundancy_score(ids, bie, self.reading))
+            rewards.append(correct + self.weight * redundancy_score(ids, bie, self.reading, self.top_fraction))
         return rewards
+
+
+class CorrectnessReward:
+    """1 for a correct answer after the thinking, else 0: ENTRA's reward without its redundancy
+    term, the baseline of the BIE reward's overhead (bench/grpo_reward_bench.py)."""
+
+    def __init__(self, think_end: str = DEFAULT_THINK_END):
+        self.think_end = think_end
+        self.__name__ = "correctness_reward"
+
+    def __call__(self, prompts=None, completions=(), completion_ids=None, answer=(), **_):
+        return [1.0 if grade_math(completion_text(c), str(answer[i]), self.think_end).correct else 0.0 for i, c in enumerate(completions)]

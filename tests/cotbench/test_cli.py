@@ -227,3 +227,20 @@ def test_bad_eval_arguments_are_one_line(args, message, tmp_path, capsys):
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(message), err[-2000:]
     assert "Traceback" not in err and "usage:" not in err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--recipe", "skip-rl"], "--recipe='skip-rl' is invalid (expected skip-sft | skip-grpo | entra-grpo)"),
+        (["--recipe", "skip-grpo"], "--recipe skip-grpo: pass --base FOLDER, a skip-sft checkpoint"),
+        (["--recipe", "entra-grpo", "--top-fraction", "1.5"], "--top-fraction=1.5 is invalid (expected a fraction in [0, 1))"),
+        (["--recipe", "skip-sft", "--size", "huge"], "--size='huge' is invalid (expected full | mini)"),
+        (["--recipe", "skip-grpo", "--base", "/nowhere/skip-sft"], "--base /nowhere/skip-sft: not a model folder"),
+        (["--recipe", "skip-sft", "--steps", "0"], "--steps=0 is invalid (expected a positive integer)"),
+    ],
+)
+def test_bad_training_arguments_are_one_line_before_any_training(args, message, tmp_path, capsys):
+    code, _, err = in_process(capsys, "testbed", "train", "-o", str(tmp_path / "ckpt"), *args)
+    assert code == 2 and message in err.strip().splitlines()[-1], err[-2000:]
+    assert "Traceback" not in err and not (tmp_path / "ckpt").exists()

@@ -43,3 +43,19 @@ def test_rows_name_their_baseline_and_refuse_a_baseline_made_differently(monkeyp
         aggregate.leaderboard_rows(list(runs))
     rows = aggregate.leaderboard_rows(list(runs), allow_mismatch=True)
     assert {r["mismatch"] for r in rows if r["method"] == "entrocut"} == {"temperature 0.6 (baseline) vs 0 (run)"}
+
+
+def test_a_fixed_baseline_compares_trained_checkpoints_with_their_base_model(monkeypatch):
+    """`--baseline`: a checkpoint has no vanilla run of its own model; it is compared with its base,
+    the model difference shown in the row, any other difference still refused."""
+    trained = make_run("skip-sft", model="/ckpt/skip-sft")
+    trained.adapter = "cotbench-skip"
+    runs = {"/runs/skip-sft": trained, "/runs/base": vanilla("base"), "/runs/hot": vanilla("hot", model="/ckpt/skip-sft", temperature=0.6, do_sample=True)}
+    monkeypatch.setattr(aggregate, "load_run", lambda path: runs[path])
+    rows = aggregate.leaderboard_rows(["/runs/skip-sft"], baseline_dir="/runs/base")
+    skip = [r for r in rows if r["method"] == "skip"]
+    assert {r["baseline_run"] for r in skip} == {"/runs/base"} and all(r["token_reduction"] == 0.0 for r in skip)
+    assert {r["mismatch"] for r in skip} == {"model 'm' (baseline) vs '/ckpt/skip-sft' (run)"}
+    assert {r["epr_label"] for r in rows if r["method"] == "vanilla"} == {"baseline"}  # the base is a row of its own
+    with pytest.raises(CotbenchError, match=r"/runs/hot on cot_gsm8k: the baseline /runs/base was run differently: temperature 0 \(baseline\) vs 0.6"):
+        aggregate.leaderboard_rows(["/runs/hot"], baseline_dir="/runs/base")

@@ -144,3 +144,15 @@ def test_epr_absolute_and_relative_accuracy_loss():
     assert v["accuracy_delta_pp"] == pytest.approx(-10.0) and v["relative_accuracy_delta_pct"] == pytest.approx(-20.0)
     assert v["epr"] == pytest.approx(40 / 10) and v["epr_relative"] == pytest.approx(40 / 20)
     assert v["epr_relative_label"] == "ratio"
+
+
+def test_trained_seeds_views_skip_rate_and_redundancy_from_the_records():
+    def record(**fields):
+        return GenerationRecord(correct=True, total_tokens=10, thinking_tokens=5, method_fields=fields)
+
+    skip = summarize([Sample("a", [record(skip_steps=3, skip_ratio=0.75)]), Sample("b", [record(skip_steps=0, skip_ratio=0.0)])])
+    assert skip["skip_output_share"] == 0.5 and skip["mean_skip_ratio"] == 0.375 and "mean_redundancy_score" not in skip
+    entra = summarize([Sample("a", [record(redundancy_score=0.6)]), Sample("b", [record(redundancy_score=0.8)])])
+    assert entra["mean_redundancy_score"] == pytest.approx(0.7) and "skip_output_share" not in entra
+    partial = summarize([Sample("a", [record(redundancy_score=0.6)]), Sample("b", [record()])])
+    assert "mean_redundancy_score" not in partial  # a mean over some records would be a silent wrong number
