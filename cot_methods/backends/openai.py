@@ -235,6 +235,8 @@ class ServerStream:
     never wait for other rows' segments. A request that fails for good (retries spent on every
     server, or a 4xx answer) ends its row only (`RequestFailed`, recorded with the reason)."""
 
+    concurrent = True
+
     def __init__(self, backend: OpenAICompletionsBackend):
         self.backend = backend
         self.pool = ThreadPoolExecutor(max_workers=backend.concurrency)
@@ -243,6 +245,14 @@ class ServerStream:
     def submit(self, key: int, request: SegmentRequest) -> None:
         [slot] = self.backend._slots(1)
         self.in_flight[self.pool.submit(self.backend._post, self.backend.payload(request), slot)] = (key, request)
+
+    def cancel(self, key: int) -> None:
+        """A request not yet posted is never posted; one the server is answering finishes there (a
+        completion cannot be called back) and its answer is dropped."""
+        future = next((future for future, (owner, _) in self.in_flight.items() if owner == key), None)
+        if future is not None:
+            del self.in_flight[future]
+            future.cancel()
 
     def finished(self) -> list[tuple[int, Segment | RequestFailed]]:
         done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)

@@ -26,11 +26,14 @@ What differs from the HF engine, and is recorded or documented:
   (`prefix_cache`), where the backend reports it;
 - the probability of each token a probe chose (`ProbeResult.chosen_probs`, DEER's official
   confidence) is the backend's sampled-token logprob (`Segment.token_logprobs`); a greedy probe
-  without them uses the top-1, a sampled one without them reports none (the probe record says so).
+  without them uses the top-1, a sampled one without them reports none (the probe record says so);
+- a probe goes out with the continuation the row sends if the policy goes on (`speculate`), and
+  its record says whether that continuation was used (`speculation`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -41,6 +44,20 @@ from .segments import RequestFailed, Segment, SegmentBackend, SegmentRequest, Se
 
 NO_TOKEN = -1  # `on_token`'s token id when no sampled token is under decision (a budget, a step end)
 TAIL_CHARS = 64  # characters of thinking a policy's `RowView.tail_text()` sees
+
+
+def speculation_key(index: int) -> int:
+    """The stream key of row `index`'s speculative continuation: -1 - index, apart from the
+    row's own key (its index), so both can be in flight at once."""
+    return ~index
+
+
+@dataclass
+class _Speculation:
+    """The continuation sent alongside a probe, before the policy has decided on it."""
+
+    request: SegmentRequest
+    answer: Segment | RequestFailed | None = None  # back before the decision: held until then
 
 
 @dataclass
@@ -61,6 +78,8 @@ class _Row(Row):
     probe_keep: int = 0  # generated ids the probe's context keeps (`row.in_context`)
     probe_fed: list[int] = field(default_factory=list)  # its prefix ids, tokenised in context
     requests: int = 0
+    awaiting: int | None = None  # the stream key of the request whose answer the row needs next
+    speculation: _Speculation | None = None
 
     def forget_generated(self, count: int, text: str) -> None:
         """`Row.roll_back`'s hook: the rolled-back text leaves the thinking and starts the answer,
@@ -71,13 +90,27 @@ class _Row(Row):
 
 
 class SegmentThinkingLoop:
-    """Runs rows through a `ThinkingPolicy` on a segment backend (`complete(requests)`)."""
+    """Runs rows through a `ThinkingPolicy` on a segment backend (`complete(requests)`).
 
-    def __init__(self, backend: SegmentBackend, tokenizer, top_k: int = 20, estimator: str = DEFAULT_ESTIMATOR):
+    `speculate` (issue 29): a row that sends a probe also sends, at once, the request it will send
+    next if the policy decides to go on, so the probe, the decision and the continuation no longer
+    take three waits in turn. When the decision is made, the row's real next request is computed
+    as always; if it is the speculative one (equal `SegmentRequest`s give equal answers: each
+    carries its row's seed for its position), the row takes that request's answer, else the
+    speculative request is cancelled and its answer, if it came, is dropped. Records, texts and
+    ids are those of a run without it; only the wall time changes. The price is paid where it is
+    not used (a cut, or a probe answer that changes the next request): the speculative
+    continuation is decoded, up to its `max_tokens`, then discarded (each probe's record says so:
+    `speculation`). Only streams that run requests side by side speculate
+    (`SegmentStream.concurrent`); in rounds it would only add tokens."""
+
+    def __init__(self, backend: SegmentBackend, tokenizer, top_k: int = 20, estimator: str = DEFAULT_ESTIMATOR,
+                 speculate: bool = True):
         self.backend = backend
         self.tokenizer = tokenizer
         self.vocab_size = len(tokenizer)
         self.top_k, self.estimator = top_k, estimator  # logprobs per probe position; topk_entropy.py
+        self.speculate = speculate
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False) if text else []
@@ -93,31 +126,103 @@ class SegmentThinkingLoop:
         rows = [_Row(i, settings.max_new_tokens, prompt=prompt, prompt_ids=self.encode(prompt), seed=settings.seed + seed)
                 for i, (prompt, seed) in enumerate(zip(prompts, row_seeds))]
         stream = open_stream(self.backend)
+        speculate = self.speculate and stream.concurrent
         try:
-            in_flight = sum(self._send_next(stream, row, settings, policy) for row in rows)
-            while in_flight:
-                for index, answer in stream.finished():
-                    row = rows[index]
-                    in_flight -= 1
-                    if isinstance(answer, RequestFailed):
-                        row.fail(answer.reason)
-                        continue
-                    row.requests += 1
-                    self._absorb(row, answer, settings, policy)
-                    in_flight += self._send_next(stream, row, settings, policy)
+            for row in rows:
+                self._send_next(stream, row, settings, policy, speculate)
+            while any(row.awaiting is not None for row in rows):
+                # Speculative answers first: one that comes in the same batch as its probe's answer is
+                # then held before the decision, never mistaken for the next speculation's.
+                for key, answer in sorted(stream.finished(), key=lambda item: item[0] >= 0):
+                    row = rows[key if key >= 0 else ~key]  # ~ undoes speculation_key
+                    if key != row.awaiting:
+                        if row.speculation is not None and key == speculation_key(row.index):
+                            row.speculation.answer = answer  # back before its probe's decision
+                        continue  # else a cancelled request's late answer (streams drop those): never absorbed
+                    while answer is not None:  # an adopted speculation already back is taken at once
+                        answer = self._take(stream, row, answer, settings, policy, speculate)
         finally:
             stream.close()
         return [(row.result(), row.thinking + row.answer) for row in rows]
 
-    def _send_next(self, stream: SegmentStream, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> bool:
-        """Submit the row's next request; False when the row is done. A decision taken before any
-        request (a budget already reached) may leave none to send yet: ask again."""
+    def _take(self, stream: SegmentStream, row: _Row, answer: Segment | RequestFailed, settings: DecodeSettings,
+              policy: ThinkingPolicy, speculate: bool) -> Segment | RequestFailed | None:
+        """Absorb the answer the row awaited and send its next request; the answer of an adopted
+        speculation when it is already back (None: the row waits, or is done)."""
+        row.awaiting = None
+        if isinstance(answer, RequestFailed):
+            row.fail(answer.reason)
+            if row.speculation is not None:
+                self._drop_speculation(stream, row)
+            return None
+        row.requests += 1
+        self._absorb(row, answer, settings, policy)
+        return self._send_next(stream, row, settings, policy, speculate)
+
+    def _send_next(self, stream: SegmentStream, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy,
+                   speculate: bool) -> Segment | RequestFailed | None:
+        """Submit the row's next request, if it has one. Just after a probe's decision, the
+        speculative continuation is that request (the row awaits it; its answer if already back)
+        or is dropped. With `speculate`, a probe goes out with its likely continuation."""
+        request = self._following_request(row, settings, policy)
+        if row.speculation is not None:
+            used = request == row.speculation.request
+            row.probes[-1]["speculation"] = self._speculation_record(row.speculation, used)
+            if used:
+                answer, row.speculation = row.speculation.answer, None
+                row.awaiting = speculation_key(row.index)
+                return answer
+            self._drop_speculation(stream, row)
+        if request is None:
+            return None
+        stream.submit(row.index, request)
+        row.awaiting = row.index
+        if speculate and row.probe is not None:
+            continuation = self._following_request(self._as_if_continued(row), settings, policy)
+            if continuation is not None:
+                stream.submit(speculation_key(row.index), continuation)
+                row.speculation = _Speculation(continuation)
+        return None
+
+    def _following_request(self, row: _Row, settings: DecodeSettings, policy: ThinkingPolicy) -> SegmentRequest | None:
+        """The row's next request; None when the row is done. A decision taken before any request
+        (a budget already reached) may leave none to send yet: ask again."""
         while row.phase != DONE:
             request = self._next_request(row, settings, policy)
             if request is not None:
-                stream.submit(row.index, request)
-                return True
-        return False
+                return request
+        return None
+
+    # -- speculation (issue 29) ---------------------------------------------------------------
+    def _as_if_continued(self, row: _Row) -> _Row:
+        """A copy of a row whose probe is going out, as the row will stand if the policy goes on:
+        the probe's answer counted (the next request's seed), an empty record standing for the
+        probe's (`probes_done`), the probe ended and the held trigger fed. What `on_probe` writes to the
+        row's state is not known before the answer; where it changes the next request, the
+        speculative one is simply not used. The ids and the records are copied flat (a deep copy of
+        thousands of ids costs milliseconds per probe): the copy only appends to them or trims them."""
+        guess = copy.deepcopy(row, {id(row.token_ids): list(row.token_ids), id(row.probes): list(row.probes)})
+        guess.requests += 1
+        guess.probes.append({})
+        self._end_probe(guess, None)
+        return guess
+
+    @staticmethod
+    def _drop_speculation(stream: SegmentStream, row: _Row) -> None:
+        """Not wanted: cancelled while in flight, its answer dropped if it is back."""
+        if row.speculation.answer is None:
+            stream.cancel(speculation_key(row.index))
+        row.speculation = None
+
+    def _speculation_record(self, speculation: _Speculation, used: bool) -> dict:
+        """For the probe's record: whether its speculative continuation was used, and what one
+        discarded cost: its tokens when it had come back, else None (cancelled while decoding:
+        at most its `max_tokens`)."""
+        if used:
+            return {"used": True}
+        answer = speculation.answer
+        tokens = self._generated_tokens(answer) if isinstance(answer, Segment) else None
+        return {"used": False, "discarded_tokens": tokens, "max_tokens": speculation.request.max_tokens}
 
     # -- one row ------------------------------------------------------------------------
     @staticmethod
@@ -171,9 +276,14 @@ class SegmentThinkingLoop:
             banned_ids=policy.banned_token_ids(), prompt_ids=(*row.prompt_ids, *row.token_ids), **self._sampling(settings),
         )
 
-    def _absorb(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
+    def _generated_tokens(self, segment: Segment) -> int:
+        """The segment's generated tokens, a matched stop text's included (counted where unknown)."""
         if segment.tokens < 0:
-            segment.tokens = self.count(segment.text) + self.count(segment.matched_stop or "")
+            return self.count(segment.text) + self.count(segment.matched_stop or "")
+        return segment.tokens
+
+    def _absorb(self, row: _Row, segment: Segment, settings: DecodeSettings, policy: ThinkingPolicy) -> None:
+        segment.tokens = self._generated_tokens(segment)
         stop_tokens = min(segment.tokens, self.count(segment.matched_stop or ""))
         if row.probe is not None:
             self._absorb_probe(row, segment, settings, policy)
@@ -290,7 +400,10 @@ class SegmentThinkingLoop:
         if segment.cached_tokens is not None:  # the probe's context served from the prefix cache (issue 29)
             extra["prefix_cache"] = {"cached_tokens": segment.cached_tokens,
                                      "prompt_tokens": len(row.prompt_ids) + row.probe_keep + len(row.probe_fed)}
-        forced = row.probed(policy, self._view(row), result, settings, self.tokenizer, extra)
+        self._end_probe(row, row.probed(policy, self._view(row), result, settings, self.tokenizer, extra))
+
+    def _end_probe(self, row: _Row, forced: Forced | None) -> None:
+        """The probe is decided: a cut feeds the forced text, going on feeds the held trigger."""
         row.probe, row.probe_text = None, ""
         if forced is not None:
             self._force(row, forced)

@@ -7,6 +7,8 @@ continuation after it) while the other rows are still decoding: vLLM's continuou
 a server's concurrency then interleaves them, and a probe costs its own few tokens, not a
 round of the whole batch. A backend with only `complete(requests)` (a batch in, a batch out)
 is driven in rounds by `RoundStream`, where every row waits for the slowest of its round.
+A request no longer wanted (the loop's speculative continuation after a probe that cut) is
+cancelled: its answer never comes back.
 """
 
 from __future__ import annotations
@@ -57,10 +59,22 @@ class RequestFailed:
 
 
 class SegmentStream(Protocol):
-    """Requests in one at a time, answers out as each is ready: no barrier between rows."""
+    """Requests in one at a time, answers out as each is ready: no barrier between rows.
+
+    A key names one request in flight; once it is answered or cancelled it may name another."""
+
+    # True: a request submitted now runs beside those in flight and is answered when ready, so the
+    # loop may send a row's likely continuation alongside its probe (segment_loop.py, issue 29).
+    # False (rounds): that continuation would only add tokens to the probe's round.
+    concurrent: bool
 
     def submit(self, key: int, request: SegmentRequest) -> None:
         """Start a request; `key` comes back with its answer."""
+        ...
+
+    def cancel(self, key: int) -> None:
+        """Drop a request in flight that is no longer wanted: its answer is never returned (a
+        backend stops decoding it where it can). A key not in flight is ignored."""
         ...
 
     def finished(self) -> list[tuple[int, Segment | RequestFailed]]:
@@ -84,12 +98,18 @@ class RoundStream:
     """`SegmentStream` over a backend that answers whole batches (`complete`): the requests
     submitted since the last answer go out together, and all come back together."""
 
+    concurrent = False
+
     def __init__(self, backend: SegmentBackend):
         self.backend = backend
         self.pending: list[tuple[int, SegmentRequest]] = []
 
     def submit(self, key: int, request: SegmentRequest) -> None:
         self.pending.append((key, request))
+
+    def cancel(self, key: int) -> None:
+        """Out of the next round; a round already run answered it with the others."""
+        self.pending = [(pending_key, request) for pending_key, request in self.pending if pending_key != key]
 
     def finished(self) -> list[tuple[int, Segment | RequestFailed]]:
         pending, self.pending = self.pending, []

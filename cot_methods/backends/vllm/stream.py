@@ -8,7 +8,9 @@ moment its row needs it (`LLM.enqueue`: the same rendering and validation as `ge
 outputs only), and the engine is stepped (`LLMEngine.step`, what `generate` itself loops on)
 until some request finishes. Continuous batching then schedules a probe alongside the other
 rows' decoding, and with prefix caching its context costs no prefill: a probe of p tokens costs
-about p decode steps of one more sequence in the batch.
+about p decode steps of one more sequence in the batch. A request no longer wanted (the loop's
+speculative continuation after a probe that cut) is aborted in the engine, which frees its
+sequence at once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ...loop.segments import Segment, SegmentRequest
 
 class EngineStream:
     """`SegmentStream` on one `vllm.LLM`: `enqueue` to submit, `llm_engine.step` to wait."""
+
+    concurrent = True
 
     def __init__(self, backend):
         """`backend`: the `VLLMBackend` whose prompts, sampling params and segments these are."""
@@ -40,6 +44,14 @@ class EngineStream:
     def submit(self, key: int, request: SegmentRequest) -> None:
         [request_id] = self.llm.enqueue([self.backend.prompt(request)], [self.backend.sampling_params(request)], use_tqdm=False)
         self.in_flight[self.external_id(request_id)] = (key, request)
+
+    def cancel(self, key: int) -> None:
+        """Abort the request in the engine; an output it still gives is not ours any more (dropped).
+        `abort_request` takes the id outputs carry (vLLM maps it to its internal "<id>-<random>")."""
+        request_id = next((request_id for request_id, (owner, _) in self.in_flight.items() if owner == key), None)
+        if request_id is not None:
+            del self.in_flight[request_id]
+            self.llm.llm_engine.abort_request([request_id])
 
     def finished(self) -> list[tuple[int, Segment]]:
         engine = self.llm.llm_engine

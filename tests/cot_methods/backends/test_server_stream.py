@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -25,6 +26,7 @@ class HeldServer(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), Handler)
         self.release = threading.Event()
+        self.received: list[str] = []  # prompts posted, answered or still held
         self.answered: list[str] = []
         self.broken = "broken"  # prompts containing this get HTTP 500
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -38,6 +40,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         prompt = str(body["prompt"])
+        self.server.received.append(prompt)
         if self.server.broken in prompt:
             self._send(500, {"error": "the model crashed on this prompt"})
             return
@@ -83,6 +86,34 @@ def test_a_fast_row_goes_on_while_a_slow_row_is_in_flight(server):
         assert key == 0
     finally:
         stream.close()
+
+
+def test_a_cancelled_request_is_not_sent_or_its_late_answer_is_dropped(server):
+    """The loop's speculative continuation after a probe that cut (issue 29): one still queued
+    behind `concurrency` is never posted; one the server is answering finishes there, unread."""
+    stream = OpenAICompletionsBackend(server.base_url, "m", concurrency=1).stream()
+    try:
+        stream.submit(-1, SegmentRequest("slow speculative continuation", 8))
+        wait_for(lambda: server.received)  # on the server, held there
+        stream.submit(-2, SegmentRequest("queued speculative continuation", 8))
+        stream.cancel(-2)
+        stream.cancel(-1)
+        stream.cancel(7)  # a key not in flight: nothing to do
+        server.release.set()
+        wait_for(lambda: server.answered)
+        stream.submit(0, SegmentRequest("row 0's segment", 8))
+        [(key, segment)] = stream.finished()  # the late answer came first, and is not returned
+        assert key == 0 and segment.text == " The answer is \\boxed{7}."
+        assert server.received == ["slow speculative continuation", "row 0's segment"]  # the queued one never went out
+    finally:
+        stream.close()
+
+
+def wait_for(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.time() + timeout_s
+    while not condition():
+        assert time.time() < deadline, "the loopback server did not get there in time"
+        time.sleep(0.01)
 
 
 def test_a_request_that_fails_for_good_ends_its_row_only(server, arith_testbed):

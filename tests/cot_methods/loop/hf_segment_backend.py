@@ -60,33 +60,54 @@ class HFSegmentBackend:
 
 class AnyOrderStream:
     """A `SegmentStream` that answers one in-flight request at a time, picked at random (seeded):
-    rows advance out of step, as on vLLM's engine or a server, in an order no round would give."""
+    rows advance out of step, as on vLLM's engine or a server, in an order no round would give.
+    `speculation`: "any" (a row's speculative continuation, a negative key, is picked like the
+    rest), "first" (it is answered before anything else: back before its probe's decision),
+    "last" (answered only when nothing else is in flight: still decoding at the decision) or
+    "together" (a probe and its continuation are answered in one batch, the one picked first)."""
 
-    def __init__(self, backend: HFSegmentBackend, seed: int = 0):
+    concurrent = True
+
+    def __init__(self, backend: HFSegmentBackend, seed: int = 0, speculation: str = "any"):
         import random
 
-        self.backend, self.random = backend, random.Random(seed)
+        self.backend, self.random, self.speculation = backend, random.Random(seed), speculation
         self.in_flight = []
-        self.events = []  # ("submit" | "answer", key), in order
+        self.events = []  # ("submit" | "answer" | "cancel", key, the request), in order
 
     def submit(self, key, request):
         self.in_flight.append((key, request))
-        self.events.append(("submit", key))
+        self.events.append(("submit", key, request))
+
+    def cancel(self, key):
+        for k, request in self.in_flight:
+            if k == key:
+                self.in_flight.remove((k, request))
+                self.events.append(("cancel", key, request))
+                return
 
     def finished(self):
-        key, request = self.in_flight.pop(self.random.randrange(len(self.in_flight)))
-        self.events.append(("answer", key))
-        return [(key, self.backend._one(request))]
+        speculative = [i for i, (key, _) in enumerate(self.in_flight) if key < 0]
+        others = [i for i in range(len(self.in_flight)) if i not in speculative]
+        preferred = {"any": [], "together": [], "first": speculative, "last": others}[self.speculation] or list(range(len(self.in_flight)))
+        picked = [self.in_flight.pop(self.random.choice(preferred))]
+        if self.speculation == "together":
+            picked += [(key, request) for key, request in self.in_flight if key == ~picked[0][0]]
+            self.in_flight = [item for item in self.in_flight if item not in picked]
+        self.events += [("answer", key, request) for key, request in picked]
+        return [(key, self.backend._one(request)) for key, request in picked]
 
     def overtaken(self) -> bool:
         """Whether some row had two requests answered while another row's one request stayed in
         flight: what a round barrier never allows."""
         waiting: dict = {}  # key -> answers of other rows since its request was submitted
-        for kind, key in self.events:
+        for kind, key, _ in self.events:
             if kind == "submit":
                 waiting[key] = {}
                 continue
             waiting.pop(key, None)
+            if kind == "cancel":
+                continue
             for other in waiting.values():
                 other[key] = other.get(key, 0) + 1
                 if other[key] >= 2:
@@ -100,6 +121,10 @@ class AnyOrderStream:
 class StreamingHFSegmentBackend(HFSegmentBackend):
     """The HF segment backend driven request by request (`stream`), in any order."""
 
+    def __init__(self, model, tokenizer, speculation: str = "any"):
+        super().__init__(model, tokenizer)
+        self.speculation = speculation
+
     def stream(self):
-        self.last_stream = AnyOrderStream(self)
+        self.last_stream = AnyOrderStream(self, speculation=self.speculation)
         return self.last_stream

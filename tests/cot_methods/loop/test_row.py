@@ -9,7 +9,7 @@ streams); that they reach the backend is tested with the decoding settings.
 """
 
 import pytest
-from hf_segment_backend import HFSegmentBackend
+from hf_segment_backend import HFSegmentBackend, StreamingHFSegmentBackend
 
 from cotbench.cot_methods.loop.hf_engine import ThinkingEngine
 from cotbench.cot_methods.loop.row import CLOSE_CUT_REASON, PROBE_CUT_REASON, DecodeSettings, Forced, Row
@@ -147,21 +147,23 @@ def loops(tiny_llama):
     settings = DecodeSettings(max_new_tokens=30, think_end=think_end, close_text=CLOSE_TEXT, answer_budget=BUDGET,
                               stop_strings=(stop,), entropy_unit="bits", eos_token_ids=frozenset({tokenizer.eos_token_id}))
 
-    def run(policy):
+    def run(policy, backend_class):
         hf = engine.run(prompts, settings, policy, row_seeds=[0, 1, 2])
-        loop = SegmentThinkingLoop(HFSegmentBackend(model, tokenizer), tokenizer, top_k=len(tokenizer))
+        loop = SegmentThinkingLoop(backend_class(model, tokenizer), tokenizer, top_k=len(tokenizer))
         segment = loop.run(PROMPTS, settings, policy, [0, 1, 2])
         return [(r, engine.decode(r.token_ids)) for r in hf], segment
 
     return run, settings, tokenizer
 
 
+@pytest.mark.parametrize("backend_class", [HFSegmentBackend, StreamingHFSegmentBackend], ids=["rounds", "streamed"])
 @pytest.mark.parametrize("name", ["vanilla", "probe_then_cut", "close_at"])
-def test_both_loops_agree_with_every_shared_option_set(loops, name):
+def test_both_loops_agree_with_every_shared_option_set(loops, name, backend_class):
+    """In rounds, and streamed in any order with a speculative continuation beside each probe."""
     run, settings, tokenizer = loops
     prefix = tokenizer.encode(" so the answer is", add_special_tokens=False)
     policy = {"vanilla": ThinkingPolicy(), "probe_then_cut": ProbeEvery(prefix, every=3, cut_at=2), "close_at": CloseAt(5)}[name]
-    hf, segment = run(policy)
+    hf, segment = run(policy, backend_class)
     for (hf_result, hf_text), (seg_result, seg_text) in zip(hf, segment):
         assert _output(seg_text, settings) == _output(hf_text, settings)
         assert seg_result.kinds == hf_result.kinds

@@ -74,13 +74,20 @@ def run_both(testbed, policy, top_k, backend_class=HFSegmentBackend):
     return [(r, engine.decode(r.token_ids)) for r in hf], segment, backend
 
 
+@pytest.mark.parametrize("backend_class", [HFSegmentBackend, StreamingHFSegmentBackend], ids=["rounds", "streamed"])
 @pytest.mark.parametrize("name", ["vanilla", "budget", "nowait", "entrocut", "deer", "dynasor", "eat", "deer_paper", "dynasor_paper",
                                   "eat_paper", "budget_paper", "nowait_paper"])
-def test_same_decisions_and_text_as_the_hf_engine(testbed, name):
+def test_same_decisions_and_text_as_the_hf_engine(testbed, name, backend_class):
+    """In rounds (a batch-only backend) and streamed in any order with speculative continuations."""
     _, tokenizer, _ = testbed
     policy = policies(tokenizer)[name]
-    hf, segment, _ = run_both(testbed, policy, top_k=len(tokenizer))  # the full distribution: exact entropies
+    hf, segment, _ = run_both(testbed, policy, len(tokenizer), backend_class)  # the full distribution: exact entropies
     assert_same_rows(hf, segment)
+    probes = [probe for r, _ in segment for probe in r.probes]
+    if backend_class is HFSegmentBackend:  # in rounds a continuation sent with its probe would only add tokens: none is
+        assert not any("speculation" in probe for probe in probes)
+    else:  # every probe went out with one, and every row that went on used it
+        assert all(probe["speculation"]["used"] == (probe["decision"] == "continue") for probe in probes)
     if name in ("budget", "entrocut", "deer", "nowait", "budget_paper", "dynasor_paper"):
         assert any(r.closed_by == "method" for r, _ in hf) or name == "nowait"
 
@@ -88,13 +95,43 @@ def test_same_decisions_and_text_as_the_hf_engine(testbed, name):
 @pytest.mark.parametrize("name", ["entrocut", "deer_paper", "dynasor_paper"])
 def test_rows_that_advance_out_of_step_make_the_same_rows(testbed, name):
     """No barrier between rows (issue 29): a row sends its next request (probe, continuation) as
-    soon as its last returns, and the backend answers in any order; every row still decides and
-    writes what the HF engine does, because each request carries its row's own seed."""
+    soon as its last returns, a probe goes out with its speculative continuation, and the backend
+    answers in any order; every row still decides and writes what the HF engine does, because
+    each request carries its row's own seed and a speculation is used only where it is the
+    request the row sends."""
     _, tokenizer, _ = testbed
     hf, segment, backend = run_both(testbed, policies(tokenizer)[name], len(tokenizer), StreamingHFSegmentBackend)
     assert backend.last_stream.overtaken()  # some row went two requests ahead of a row still waiting
     assert_same_rows(hf, segment)
-    assert any(r.probes for r, _ in segment)
+    probes = [p for r, _ in segment for p in r.probes]
+    assert probes and all(p["speculation"] == {"used": True} for p in probes if p["decision"] == "continue")
+    if name == "entrocut":
+        assert {p["decision"] for p in probes} == {"cut", "continue"}
+
+
+@pytest.mark.parametrize("speculation", ["first", "last"])
+def test_a_probe_goes_out_with_its_continuation_which_a_cut_drops(testbed, speculation):
+    """Speculation (issue 29): a probe and the continuation the row sends if the policy goes on
+    go out together, so the continuation decodes while the probe does. On a cut it is cancelled
+    while it decodes ("last": the stream answers it after everything else) or its answer, back
+    before the decision ("first"), is dropped; the rows are the HF engine's either way."""
+    _, tokenizer, _ = testbed
+    hf, segment, backend = run_both(testbed, policies(tokenizer)["entrocut"], len(tokenizer),
+                                    lambda model, tokenizer: StreamingHFSegmentBackend(model, tokenizer, speculation))
+    assert_same_rows(hf, segment)
+    events = backend.last_stream.events
+    probes_sent = [(at, key) for at, (kind, key, request) in enumerate(events) if kind == "submit" and key >= 0 and request.top_logprobs]
+    assert probes_sent and all(events[at + 1][:2] == ("submit", ~key) for at, key in probes_sent)  # before the probe's answer
+    probes = [p for r, _ in segment for p in r.probes]
+    assert len(probes) == len(probes_sent) and {p["decision"] for p in probes} == {"cut", "continue"}
+    for probe in probes:
+        if probe["decision"] == "continue":
+            assert probe["speculation"] == {"used": True}
+        else:
+            discarded = probe["speculation"]["discarded_tokens"]
+            assert probe["speculation"]["used"] is False and (discarded is None if speculation == "last" else discarded >= 0)
+    cancelled = sum(kind == "cancel" for kind, _, _ in events)
+    assert cancelled == (sum(p["decision"] == "cut" for p in probes) if speculation == "last" else 0)
 
 
 def assert_same_rows(hf, segment):

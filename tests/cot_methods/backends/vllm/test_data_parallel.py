@@ -91,9 +91,10 @@ def _eval(model: str, data_parallel_size: int, out: Path) -> list[dict]:
 
 
 def _content(record: dict) -> dict:
-    """A record without what depends on the engines' state rather than the content: wall time and
-    each probe's prefix-cache hits (which engine served the row before, and what it still holds)."""
-    probes = [{k: v for k, v in probe.items() if k != "prefix_cache"} for probe in record.get("probes", [])]
+    """A record without what depends on the engines' state rather than the content: wall time,
+    each probe's prefix-cache hits (which engine served the row before, and what it still holds)
+    and its speculative continuation (one engine streams rows and sends one; engines in rounds do not)."""
+    probes = [{k: v for k, v in probe.items() if k not in ("prefix_cache", "speculation")} for probe in record.get("probes", [])]
     return {**{k: v for k, v in record.items() if k != "batch_wall_s"}, "probes": probes}
 
 

@@ -85,6 +85,36 @@ def test_a_short_request_comes_back_while_a_long_one_decodes():
     assert backend.llm.llm_engine.aborted == ["0"] and not backend.llm.llm_engine.running  # nothing left in the engine
 
 
+def test_a_cancelled_request_is_aborted_in_the_engine_and_never_answered():
+    """The loop's speculative continuation after a probe that cut (issue 29): the engine stops
+    decoding it at once, and an output it gave anyway is not returned."""
+    backend = StubBackend()
+    engine = backend.llm.llm_engine
+    stream = EngineStream(backend)
+    stream.submit(0, SegmentRequest("row 0's probe", 2))
+    stream.submit(-1, SegmentRequest("row 0's speculative continuation", 4))
+    stream.submit(1, SegmentRequest("row 1's segment", 6))
+    [(key, _)] = stream.finished()
+    assert key == 0
+    stream.cancel(-1)
+    stream.cancel(5)  # a key not in flight: nothing to do
+    assert engine.aborted == ["1"] and "1" not in engine.running  # the id outputs carry: vLLM maps it to its own
+    [(key, segment)] = stream.finished()
+    assert key == 1 and segment.text == "answer to row 1's segment" and engine.steps == 6
+
+
+def test_an_output_of_a_cancelled_request_that_comes_anyway_is_dropped():
+    backend = StubBackend()
+    engine = backend.llm.llm_engine
+    engine.abort_request = lambda request_ids: None  # the engine had finished it before the abort reached it
+    stream = EngineStream(backend)
+    stream.submit(-1, SegmentRequest("a speculative continuation", 1))
+    stream.submit(0, SegmentRequest("row 0's segment", 3))
+    stream.cancel(-1)
+    assert stream.finished() == [(0, Segment("answer to row 0's segment", 3, "length", cached_tokens=3))]
+    assert engine.steps == 3  # the cancelled request's output came out at step 1, and was not ours
+
+
 def test_an_engine_that_drops_a_request_is_one_line():
     backend = StubBackend()
     stream = EngineStream(backend)
