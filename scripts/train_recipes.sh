@@ -14,15 +14,20 @@ SIZE=${SIZE:-full}
 LIMIT=${COTBENCH_TRAIN_LIMIT:-100}  # test problems per level
 CB=.venv/bin/cotbench
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-mkdir -p "$OUT/checkpoints" "$OUT/runs"
+mkdir -p "$OUT/checkpoints" "$OUT/runs" "$OUT/logs"
 
 train() {  # train NAME ARGS...: the checkpoint's folder is the command's last line
   local name=$1; shift
   $CB testbed train --size "$SIZE" -o "$OUT/checkpoints/$name" "$@" | tail -n 1
 }
-evaluate() {  # evaluate NAME ADAPTER MODEL [EXTRA_MODEL_ARGS]
-  $CB eval --model "cotbench-$2" --model_args "pretrained=$3${4:-}" --tasks cot_arith_easy,cot_arith_medium,cot_arith_hard \
-    --limit "$LIMIT" --batch_size 32 --apply_chat_template --log_samples --output_path "$OUT/runs/$1" 2>&1 | grep -E "^\|" || true
+evaluate() {  # evaluate NAME ADAPTER MODEL [EXTRA_MODEL_ARGS]: a failed run stops the script (its log's tail shown)
+  local log="$OUT/logs/$1.log"
+  if ! $CB eval --model "cotbench-$2" --model_args "pretrained=$3${4:-}" --tasks cot_arith_easy,cot_arith_medium,cot_arith_hard \
+      --limit "$LIMIT" --batch_size 32 --apply_chat_template --log_samples --output_path "$OUT/runs/$1" > "$log" 2>&1; then
+    tail -n 5 "$log" >&2
+    exit 1
+  fi
+  grep -E "^\|" "$log"  # lm-eval's table
 }
 
 echo "== training"
