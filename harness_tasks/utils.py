@@ -101,7 +101,9 @@ def _results(doc: dict, results: list, grade) -> dict:
         records.append(record.graded(verdict.extracted, verdict.correct, verdict.reason, closed, verdict.extracted_by))
         if grade is _grade_math:
             _grade_probe_answers(records[-1], doc["answer"])
-            tokenizer = load_tokenizer(doc["tokenizer"], warn=not record.adapter) if doc.get("tokenizer") else None
+            # An adapter names the folder its tokenizer loaded from; a plain model, its model arguments.
+            source = record.adapter.get("tokenizer") or doc.get("tokenizer")
+            tokenizer = load_tokenizer(source, warn=not record.adapter) if source else None
             for name, value in overthinking_fields(thinking, doc["answer"], records[-1].thinking_tokens, tokenizer).items():
                 setattr(records[-1], name, value)
     n = len(records)

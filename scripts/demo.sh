@@ -8,12 +8,15 @@
 #     peers on cot_arith, a report against vanilla and a leaderboard (method, level, accuracy,
 #     tokens, token reduction) — where the trade-off is visible. Synthetic: not evidence about
 #     real reasoning models.
-# Data: COTBENCH_DATA_DIR if set; else ../shared/data when present; else the Hugging Face hub.
+# Data: COTBENCH_DATA_DIR if set; else ../shared/data when present (then the run is offline); else the Hugging Face hub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ -z "${COTBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export COTBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
+fi
+if [ -n "${COTBENCH_DATA_DIR:-}" ]; then  # data, models and tokenizers are all local: the hub is never asked
+  export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 fi
 OUT=${COTBENCH_DEMO_OUT:-runs/demo}
 LIMIT=${COTBENCH_DEMO_LIMIT:-100}  # cot_arith problems per level

@@ -124,6 +124,9 @@ class CotbenchLM(LM):
             "method_args": asdict(self.method_args) if self.method_args else {},
             "engine_args": asdict(self.engine_args),
             "pretrained": self.cotbench_pretrained,
+            # Where the tokenizer loaded from (an alias resolved to its folder): the grader counts
+            # the thinking's steps with it, never looking the alias up on the hub.
+            "tokenizer": self.tokenizer.name_or_path,
             "saves_compute": self.saves_compute,
             "protocol": self.protocol,
             "protocol_source": self.protocol_settings.source,

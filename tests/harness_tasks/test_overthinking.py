@@ -84,3 +84,23 @@ def test_ockscore_is_ockbenchs_formula():
 
     assert ockscore(0.8, 0) == pytest.approx(80.0)
     assert ockscore(0.8, 10_000) == pytest.approx(80 - 10 * math.log(2))
+
+
+def test_the_demos_alias_counts_overthinking_in_the_models_own_tokens(tmp_path, monkeypatch):
+    """`pretrained=arith-testbed` (the demo's name) is no hub id: the grader counts with the folder
+    the adapter loaded its tokenizer from. Looking the alias up on the hub instead cost the demo
+    46 s of retries per run where the network is reachable, and counted characters."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # the lookup must not be tried, offline or not
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a hub lookup fails at once, never waits
+    proc = subprocess.run(
+        [sys.executable, "-m", "cotbench.cli", "eval", "--model", "cotbench-vanilla", "--model_args", "pretrained=arith-testbed",
+         "--tasks", "cot_arith_easy", "--limit", "3", "--apply_chat_template", "--log_samples", "--output_path", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "did not load" not in proc.stderr
+    records = [g for f in tmp_path.rglob("samples_cot_arith_easy_*.jsonl") for line in f.open() for g in json.loads(line)["doc"]["cotbench"]["generations"]]
+    assert len(records) == 3 and all(r["overthinking_unit"] == "tokens" for r in records), [r["overthinking_unit"] for r in records]
