@@ -33,7 +33,9 @@ def split_thinking(text: str, think_end: str | None = DEFAULT_THINK_END) -> tupl
     Without a marker (a model that does not think, or thinking cut by the length limit) the
     thinking is empty and the whole text is the answer part, so a box written while thinking
     can still be graded; `closed` tells the two cases apart (the grader's `acc_closed` metric).
-    A reader that counts thinking reads such a text with `thinking_part`.
+    A reader that counts thinking reads such a text with `thinking_part`. The adapters count a
+    generation's thinking tokens by this split too (cot_methods/adapter/accounting.py), though
+    their engines switch to the answer at the first marker.
     """
     if think_end and think_end in text:
         thinking, _, answer = text.rpartition(think_end)

@@ -26,6 +26,7 @@ from ...record import GenerationRecord, GenerationText
 from ..backends.model_loading import resolve_pretrained
 from ..loop.row import DecodeSettings, RowResult, decoding_record
 from ..policy import ThinkingPolicy
+from .accounting import thinking_through_last_marker
 from .args import ChatTemplateArgs, EngineArgs, parse_method_args, require, unescape
 from .hf import HFRunner
 from .journal import Journal, request_key
@@ -363,6 +364,8 @@ class CotbenchLM(LM):
         closed = result.closed_by is not None
         thinking = result.kinds.count("thinking") if (closed or self.model_thinks) else 0
         total = len(result.kinds)  # kinds: one per generated token, on every backend
+        if closed:  # a marker written twice: the grader's split counts through the last (accounting.py)
+            thinking = thinking_through_last_marker(self.tokenizer, result.token_ids, text, settings.think_end, thinking)
         record = GenerationRecord(
             thinking_tokens=thinking,
             answer_tokens=total - thinking,
