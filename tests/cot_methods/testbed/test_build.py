@@ -294,6 +294,9 @@ def property_runs(arith_testbed, tmp_path_factory):
     runs["entrocut-medium-best"] = runs[f"entrocut-medium-{best}"]
     budget = round(mean(g["thinking_tokens"] for g in generations(runs["entrocut-medium-best"])))
     runs["s1-medium"] = run("s1-medium", "budget", f",thinking_budget={budget}", "medium")  # s1's own "Final Answer:"
+    for level in ("easy", "medium"):  # post-hoc step entropy at its κ 0.8, and the paper's high-entropy control
+        for selection in ("low", "high"):
+            runs[f"stepentropy-{selection}-{level}"] = run(f"stepentropy-{selection}-{level}", "stepentropy", f",selection={selection}", level)
     return runs
 
 
@@ -371,3 +374,29 @@ def test_step_entropy_finds_verification_loops_low_entropy(property_runs, model_
     assert loop_scores and first_pass_scores
     print(f"step entropy (mean nats per token): loops {mean(loop_scores):.4f}, computing steps {mean(first_pass_scores):.4f}")
     assert mean(loop_scores) < mean(first_pass_scores), (mean(loop_scores), mean(first_pass_scores))
+
+
+# The paper's claim at κ 0.8 is "minor degradation" (arXiv 2508.03346, abstract and Fig. 1); we hold
+# pruning to the bar issue 23 sets for EntroCut on easy: a method that drops redundant thinking
+# loses at most 2 pp.
+STEP_ENTROPY_LOSS = 0.02
+
+
+# Measured on the shipped model, 2026-12-07 (60 problems): easy 0.400 pruned vs 1.000 full, and pruning the
+# HIGHEST-entropy 80 % keeps 0.950. Its surest step is "So the answer is N." (0.015 nats per token), its least
+# sure the ones holding the item word, which it guesses (2.09 nats: it never learnt to copy it); the
+# computation is one step per operation, so the kept 20 % cannot hold all of it. A testbed whose computation
+# is one step and whose restatements are the rest carries the premise; it needs a rebuild (issue 23).
+STEP_ENTROPY_PREMISE_MISSING = ("the shipped testbed inverts step entropy's premise at κ 0.8: its surest step states the answer, "
+                                "its least sure guess the item word (see the comment above; issue 23)")
+
+
+@pytest.mark.xfail(strict=True, reason=STEP_ENTROPY_PREMISE_MISSING)
+@pytest.mark.parametrize("level", ["easy", "medium"])
+def test_step_entropy_pruning_at_its_kappa_keeps_the_answer(property_runs, level):
+    """arXiv 2508.03346's premise as a user meets it: replacing the lowest-entropy 80 % of steps with
+    [SKIP] and answering from what is left loses at most STEP_ENTROPY_LOSS against full reasoning."""
+    full, pruned = accuracy(property_runs[f"vanilla-{level}"]), accuracy(property_runs[f"stepentropy-low-{level}"])
+    high = accuracy(property_runs[f"stepentropy-high-{level}"])
+    print(f"{level}: step entropy κ 0.8 {pruned:.3f} (high-entropy pruning {high:.3f}) vs full reasoning {full:.3f}")
+    assert full - pruned <= STEP_ENTROPY_LOSS, f"{level}: pruned {pruned:.3f} vs full {full:.3f}"
