@@ -33,7 +33,8 @@ def cells(path: Path) -> dict[tuple[str, str, str], float]:
 
 def table(paths: list[Path]) -> str:
     reference, *others = [cells(path) for path in paths]
-    names = sorted({key[0] for key in reference}, key=lambda name: -reference.get((name, LEVELS[1], "accuracy"), 0))
+    # By medium accuracy, ties by name: a set's order changes from run to run.
+    names = sorted({key[0] for key in reference}, key=lambda name: (-reference.get((name, LEVELS[1], "accuracy"), 0), name))
     header = ["method (setting)", *(f"{column.replace('_', ' ')} % {level.removeprefix('cot_arith_')}" for column, _ in COLUMNS for level in LEVELS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in names:
