@@ -94,7 +94,7 @@ def test_the_demos_alias_counts_overthinking_in_the_models_own_tokens(tmp_path, 
     import sys
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # the lookup must not be tried, offline or not
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a hub lookup fails at once, never waits
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a dead hub: a lookup, if tried, fails (after retries: 57 s before the fix)
     proc = subprocess.run(
         [sys.executable, "-m", "cotbench.cli", "eval", "--model", "cotbench-vanilla", "--model_args", "pretrained=arith-testbed",
          "--tasks", "cot_arith_easy", "--limit", "3", "--apply_chat_template", "--log_samples", "--output_path", str(tmp_path)],

@@ -294,7 +294,7 @@ def property_runs(arith_testbed, tmp_path_factory):
     runs["entrocut-medium-best"] = runs[f"entrocut-medium-{best}"]
     budget = round(mean(g["thinking_tokens"] for g in generations(runs["entrocut-medium-best"])))
     runs["s1-medium"] = run("s1-medium", "budget", f",thinking_budget={budget}", "medium")  # s1's own "Final Answer:"
-    for level in ("easy", "medium"):  # post-hoc step entropy at its κ 0.8, and the paper's high-entropy control
+    for level in ("easy", "medium"):  # post-hoc step entropy at its κ 0.8; pruning the highest instead is printed beside it
         for selection in ("low", "high"):
             runs[f"stepentropy-{selection}-{level}"] = run(f"stepentropy-{selection}-{level}", "stepentropy", f",selection={selection}", level)
     return runs
@@ -385,8 +385,8 @@ STEP_ENTROPY_LOSS = 0.02
 # Measured on the shipped model, 2026-12-07 (60 problems): easy 0.400 pruned vs 1.000 full, and pruning the
 # HIGHEST-entropy 80 % keeps 0.950. Its surest step is "So the answer is N." (0.015 nats per token), its least
 # sure the ones holding the item word, which it guesses (2.09 nats: it never learnt to copy it); the
-# computation is one step per operation, so the kept 20 % cannot hold all of it. A testbed whose computation
-# is one step and whose restatements are the rest carries the premise; it needs a rebuild (issue 23).
+# computation is one step per operation, so the kept 20 % cannot hold all of it. A prototype whose computation
+# is one step (branch proto-premise) kept 98.3 % on easy but broke EntroCut's easy band; issue 23.
 STEP_ENTROPY_PREMISE_MISSING = ("the shipped testbed inverts step entropy's premise at κ 0.8: its surest step states the answer, "
                                 "its least sure guess the item word (see the comment above; issue 23)")
 
