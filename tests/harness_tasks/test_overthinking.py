@@ -17,9 +17,11 @@ def test_on_testbed_traces_the_first_correct_step_is_the_stated_answer(level):
     for problem in evaluation_problems(level)[:40]:
         solution = solve(problem, rng)
         found = first_correct_step(solution.thinking(), str(problem.answer))
-        # Not the last operation's step, whose equation already shows the total: a stated answer.
-        assert found.step == solution.answered + 1 and found.steps == len(solution.steps)
-        assert solution.steps[found.step - 1] == f"So the answer is {problem.answer}."
+        # Not the computation, whose last equation already shows the total: the step that states it
+        # (after the last operation's caution, when its digits carry).
+        blocks = solution.blocks()
+        assert found.steps == len(blocks) and found.step == 2 and solution.answered in blocks[1]
+        assert solution.steps[solution.answered] == f"So the answer is {problem.answer}."
 
 
 def test_a_wrong_stated_answer_then_a_right_box():

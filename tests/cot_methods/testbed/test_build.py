@@ -215,7 +215,7 @@ def test_once_the_answer_is_written_every_methods_forced_text_reads_it(model_and
     contexts = []
     for index, problem in enumerate(problems):
         solution = arith_traces.solve(problem, random.Random(index))
-        thinking = "\n\n".join(solution.steps[: solution.answered + 1]) + "\n\n"
+        thinking = solution.prefix(solution.answered + 1) + "\n\n"
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": doc_to_text_math({"problem": problem.text})}],
                                                add_generation_prompt=True, tokenize=True, return_dict=False)
         contexts.append((list(prompt), tokenizer.encode(thinking, add_special_tokens=False)))
