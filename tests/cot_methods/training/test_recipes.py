@@ -89,15 +89,6 @@ def test_skip_sft_writes_skip_and_thinks_shorter(runs):
     assert share >= SKIP_OUTPUT_SHARE and ratio <= SKIP_SFT_THINKING_RATIO
 
 
-# The band is missed, and the cause is the testbed, not the recipe: step entropy's premise is that the
-# low-entropy steps are the redundant ones, so the 20 % kept carry the answer. On the shipped testbed
-# (measured on 60 of its traces, 2026-12-07) the steps it is surest of include every step that states the
-# answer ("So the answer is N." 0.015 nats per token, loops 0.072, computing steps 0.080) and its least
-# sure is the first ("Mia starts with 12 apples." 0.28: the item is copied), so κ = 0.8 keeps a step
-# that states the answer in 26 of 60 traces, and the SFT data's regenerated answers are right on about a
-# third (train.json `sft_answers_right`): the model is taught wrong answers. Strict: a testbed that
-# carries the premise makes this pass, and the mark must then go.
-@pytest.mark.xfail(strict=True, reason="the testbed does not carry step entropy's premise at κ = 0.8 (see the comment above)")
 def test_skip_sft_stays_right(runs, trained):
     base, sft = accuracy(runs["base-easy"]), accuracy(runs["skip-sft-easy"])
     taught = json.loads((Path(trained["skip-sft"]) / SUMMARY_FILE).read_text())["data"]["sft_answers_right"]
