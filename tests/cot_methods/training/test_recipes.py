@@ -1,7 +1,7 @@
 """The training recipes, end to end at CI's size (`--size mini`): each trains a checkpoint from the
 shipped testbed with `cotbench testbed train`, the harness evaluates it against its base model, and
 the issue's outcome bands are asserted on what it does (thinks shorter and stays right), never on a
-checked-in result. The full-size figures are the README's (scripts/train_recipes.sh).
+checked-in result. The full-size figures come from scripts/train_recipes.sh.
 Synthetic testbed: evidence about the recipes and the testbed, not about real reasoning models."""
 
 import json
