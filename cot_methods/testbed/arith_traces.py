@@ -5,8 +5,10 @@ own uncertainty says when (issue 12): the shape EntroCut (arXiv 2601.22617), DEE
 (arXiv 2504.15895) and EAT (arXiv 2509.26522) assume of real reasoning models, which say "Wait"
 both in the middle of a solution and after it is settled.
 
-1. one step per operation, "\\n\\n" separated (the step-entropy split), in varied wording,
-   each with its equation ("Mia first buys 8 more, so 23 + 8 = 31.");
+1. the computation: the start and one line per operation, "\\n" separated, in varied wording,
+   each with its equation ("Mia first buys 8 more, so 23 + 8 = 31."). It is ONE step of the
+   step-entropy split ("\\n\\n"); everything after the last operation is a step of its own
+   (see `Solution`);
 2. after a step whose units digits carry or borrow (where a slip is likely), a caution:
    "Wait, that step carries a ten, so let me be careful." — a reflective trigger in the
    *middle* of the solution, with operations still to go. It holds no number on purpose: a
@@ -33,7 +35,10 @@ is cut, as an engine does when a method cuts it or probes, and one of `FORCED_TE
 each adapter's close text, answer prefix and probe prefix under `protocol=default` and
 `protocol=paper` (a test collects them from the adapters and fails on one the testbed has not
 learnt). On `SKIP_RATE` the thinking is compressed as post-hoc step entropy compresses it (⌊κN⌋
-steps replaced by "[SKIP]", arXiv 2508.03346) and closed. `Trace.forced` marks forced text so
+steps replaced by "[SKIP]", arXiv 2508.03346) and closed; only the answer after it carries loss,
+so at 0.05 the model had too few of them to read a kept statement after [SKIP]s (seed 0, build of
+2026-12-07: post-hoc step entropy at κ 0.8 lost 8 of 21 easy generations that kept only the
+closing statement, 0.833 vs 1.000 with full reasoning). `Trace.forced` marks forced text so
 that training puts no loss on it: the model learns to answer after forced text, never to emit
 it. Where a cut lands (`CUT_KINDS`, drawn uniformly):
 - "trigger": where a "Wait" (a caution or a loop) would come, or where thinking ends;
@@ -61,13 +66,14 @@ THINK_START = "<think>\n"
 THINK_END = "</think>"
 SKIP_TOKEN = "[SKIP]"  # what post-hoc step entropy writes for a pruned step (cot_methods/signals/steps.py)
 STEP_SEPARATOR = "\n\n"  # the step split (cot_methods/signals/steps.py)
+LINE_SEPARATOR = "\n"  # between the computation's lines (one step)
 # Probability of each number of redundant loops after the answer. After 0, 1 and 2 loops another
 # is likelier than stopping (0.95, 0.84, 0.63) and after 3 it is not (0.4), so a model that learns
 # these odds and decodes greedily loops three times (sampled, it loops 0–4 times).
 LOOP_COUNT_WEIGHTS = (0.05, 0.15, 0.30, 0.30, 0.20)  # 0, 1, 2, 3, 4 loops
 REFLECTION_FREE_RATE = 0.15  # traces with no caution and no loop (NoWait's path)
 CUT_RATE = 0.25  # traces cut, with one of FORCED_TEXTS after the cut
-SKIP_RATE = 0.05  # traces whose thinking is compressed with [SKIP] and closed
+SKIP_RATE = 0.25  # traces whose thinking is compressed with [SKIP] and closed (0.05 was too few: module docstring)
 SKIP_RATIOS = (0.8, 0.8, 0.5)  # κ of the compressed traces: the method's 0.8 (paper §4), and less
 GUESS_SPREAD = 9  # a cut before the answer is written answers the last total ± up to this
 CUT_KINDS = ("trigger", "step", "anywhere")
@@ -133,16 +139,45 @@ class Trace:
 
 @dataclass(frozen=True)
 class Solution:
-    """The thinking's steps and what each is: which start a "Wait", which compute which total."""
+    """The thinking's lines and what each is: which start a "Wait", which compute which total.
 
-    steps: list[str]
-    waits: list[int]  # indices of the steps a "Wait" starts (cautions and loops)
-    operations: list[int]  # index of each operation's step, in order
+    The computation (the start, each operation and the cautions between them) is ONE step: its
+    lines are joined by `LINE_SEPARATOR`. After the last operation, its caution (if its digits carry)
+    and "So the answer is N." are one step, and the loops and the closing statement one each, after
+    `STEP_SEPARATOR`. So the step-entropy split finds one informative step and the redundant ones
+    (the premise at kappa 0.8, issue 23), every step after the computation states the answer, and
+    the separator before a "Wait" says whether the computation is done: a close after "\n" comes
+    before the last operation, a close after "\n\n" after it. (With the last caution a step of its
+    own, a short step whose only uncertainty is whether it comes, step entropy sometimes kept it and
+    pruned the computation: 2 of 60 medium problems lost, seed 0, build of 2026-12-07.)"""
+
+    steps: list[str]  # lines
+    waits: list[int]  # indices of the lines a "Wait" starts (cautions and loops)
+    operations: list[int]  # index of each operation's line, in order
     answered: int  # index of "So the answer is N."
     loops: int
 
+    def separator(self, index: int) -> str:
+        """What comes before line `index` (> 0): "\n" inside the computation and between the last
+        operation's caution and "So the answer is N.", else "\n\n"."""
+        after_caution = index == self.answered and self.answered - 1 > self.operations[-1]
+        return LINE_SEPARATOR if index <= self.operations[-1] or after_caution else STEP_SEPARATOR
+
+    def prefix(self, count: int) -> str:
+        """The first `count` lines with the separators between them."""
+        text = ""
+        for i, line in enumerate(self.steps[:count]):
+            text += (self.separator(i) if i else "") + line
+        return text
+
     def thinking(self) -> str:
-        return STEP_SEPARATOR.join(self.steps)
+        return self.prefix(len(self.steps))
+
+    def blocks(self) -> list[list[int]]:
+        """The step-entropy steps, as lists of line indices: the computation, the last operation's
+        caution (if any) with "So the answer is N.", then one per line."""
+        computed, stated = self.operations[-1] + 1, self.answered + 1
+        return [list(range(computed)), list(range(computed, stated)), *([i] for i in range(stated, len(self.steps)))]
 
 
 def recap_phrases(problem: ArithProblem) -> list[str]:
@@ -186,9 +221,11 @@ def _cut_thinking(solution: Solution, kind: str, rng: random.Random) -> str:
     """The thinking up to where a cut of `kind` lands."""
     steps = solution.steps
     if kind == "trigger":
-        return STEP_SEPARATOR.join(steps[: rng.choice([*solution.waits, len(steps)])]) + STEP_SEPARATOR
+        at = rng.choice([*solution.waits, len(steps)])
+        return solution.prefix(at) + (solution.separator(at) if at < len(steps) else STEP_SEPARATOR)
     if kind == "step":
-        return STEP_SEPARATOR.join(steps[: rng.randint(1, len(steps))]) + rng.choice(("", STEP_SEPARATOR))
+        at = rng.randint(1, len(steps))
+        return solution.prefix(at) + rng.choice(("", solution.separator(at) if at < len(steps) else STEP_SEPARATOR))
     thinking = solution.thinking()
     return thinking[: rng.randint(len(steps[0]), len(thinking))]
 
@@ -201,8 +238,7 @@ def guess(last_total: int, rng: random.Random) -> int:
 def answer_after_cut(problem: ArithProblem, solution: Solution, cut_length: int, rng: random.Random) -> int:
     """What a thinking cut after `cut_length` characters answers: the true answer once the last
     operation's step is written whole, else a guess around the last total written."""
-    steps = solution.steps
-    written = [i for i, index in enumerate(solution.operations) if len(STEP_SEPARATOR.join(steps[: index + 1])) <= cut_length]
+    written = [i for i, index in enumerate(solution.operations) if len(solution.prefix(index + 1)) <= cut_length]
     if len(written) == len(solution.operations):
         return problem.answer
     return guess(problem.totals[written[-1]] if written else problem.start, rng)
@@ -220,11 +256,13 @@ def answer_after_skips(problem: ArithProblem, solution: Solution, kept: set[int]
 def compress(solution: Solution, rng: random.Random) -> tuple[str, set[int]]:
     """The thinking with ⌊κN⌋ random steps replaced by [SKIP], as cot_methods/signals/steps.py's
     compress_thinking writes it (which steps step entropy prunes is the model's own entropy, so
-    every subset is in distribution)."""
-    n = len(solution.steps)
+    every subset is in distribution); returns the text and the lines kept."""
+    blocks = solution.blocks()
+    n = len(blocks)
     skipped = set(rng.sample(range(n), math.floor(rng.choice(SKIP_RATIOS) * n)))
-    text = STEP_SEPARATOR.join(SKIP_TOKEN if i in skipped else step for i, step in enumerate(solution.steps))
-    return text, set(range(n)) - skipped
+    text = STEP_SEPARATOR.join(SKIP_TOKEN if b in skipped else LINE_SEPARATOR.join(solution.steps[i] for i in lines)
+                               for b, lines in enumerate(blocks))
+    return text, {i for b, lines in enumerate(blocks) if b not in skipped for i in lines}
 
 
 def make_trace(problem: ArithProblem, rng: random.Random, cut_rate: float = CUT_RATE, skip_rate: float = SKIP_RATE) -> Trace:

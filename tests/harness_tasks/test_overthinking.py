@@ -17,9 +17,11 @@ def test_on_testbed_traces_the_first_correct_step_is_the_stated_answer(level):
     for problem in evaluation_problems(level)[:40]:
         solution = solve(problem, rng)
         found = first_correct_step(solution.thinking(), str(problem.answer))
-        # Not the last operation's step, whose equation already shows the total: a stated answer.
-        assert found.step == solution.answered + 1 and found.steps == len(solution.steps)
-        assert solution.steps[found.step - 1] == f"So the answer is {problem.answer}."
+        # Not the computation, whose last equation already shows the total: the step that states it
+        # (after the last operation's caution, when its digits carry).
+        blocks = solution.blocks()
+        assert found.steps == len(blocks) and found.step == 2 and solution.answered in blocks[1]
+        assert solution.steps[solution.answered] == f"So the answer is {problem.answer}."
 
 
 def test_a_wrong_stated_answer_then_a_right_box():
@@ -48,7 +50,8 @@ def test_the_cli_records_where_the_testbed_first_stated_its_answer(plain_and_van
             continue
         found += 1
         step = text.split("</think>")[0].split("\n\n")[record["first_correct_step"] - 1]
-        assert step == f"So the answer is {sample['doc']['answer']}."
+        # the step that states it: "So the answer is N.", after the last operation's caution when its digits carry
+        assert step.split("\n")[-1] == f"So the answer is {sample['doc']['answer']}.", step
         assert 0 < record["first_correct_tokens"] <= record["thinking_tokens"] and 0 <= record["overthinking_share"] < 1
     assert found >= 8
 
